@@ -1,0 +1,202 @@
+#include "app/cli.hpp"
+
+#include <CLI/App.hpp>
+#include <CLI/Config.hpp>
+#include <CLI/Formatter.hpp>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+
+#include "aws/arn.hpp"
+#include "spiffe/address.hpp"
+
+namespace awh::app {
+namespace {
+
+struct Raw {
+  std::string trust_anchor_arn, profile_arn, role_arn, region, role_session_name;
+  std::string workload_api_addr, endpoint, hint, spiffe_id, ca_bundle;
+  std::string session_duration = "3600";
+  std::string timeout = "30";
+  std::string log_level = "info";
+  std::string log_format = "text";
+  bool debug = false;
+};
+
+Result<int> parse_int(std::string_view flag, const std::string& text) {
+  if (text.empty() || text.size() > 9 ||
+      !std::all_of(text.begin(), text.end(), [](unsigned char c) { return std::isdigit(c); })) {
+    return make_error(errc::usage, fmt::format("{}: '{}' is not a whole number of seconds", flag, text));
+  }
+  return std::stoi(text);
+}
+
+void add_common(CLI::App& cmd, Raw& raw) {
+  cmd.add_option("--log-level", raw.log_level, "Log level: debug, info, warn or error (default info)")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
+  cmd.add_flag("--debug", raw.debug, "Same as --log-level debug");
+  cmd.add_option("--log-format", raw.log_format, "Log format on stderr: text or json (default text)")
+      ->check(CLI::IsMember({"text", "json"}));
+}
+
+void add_x509(CLI::App& cmd, Raw& raw) {
+  cmd.add_option("--trust-anchor-arn", raw.trust_anchor_arn, "ARN of the Roles Anywhere trust anchor")->required();
+  cmd.add_option("--profile-arn", raw.profile_arn, "ARN of the Roles Anywhere profile")->required();
+  cmd.add_option("--role-arn", raw.role_arn, "ARN of the IAM role to assume")->required();
+  cmd.add_option("--region", raw.region, "AWS region (default: the trust anchor ARN's region)");
+  cmd.add_option("--session-duration", raw.session_duration,
+                 "Credential lifetime in seconds, 900..43200 (default 3600)");
+  cmd.add_option("--role-session-name", raw.role_session_name, "Role session name (2..64 of [A-Za-z0-9+=,.@_-])");
+  cmd.add_option("--workload-api-addr", raw.workload_api_addr,
+                 "Workload API address, unix:///path or tcp://IP:port (default $SPIFFE_ENDPOINT_SOCKET)");
+  cmd.add_option("--endpoint", raw.endpoint,
+                 "Roles Anywhere endpoint URL (default https://rolesanywhere.<region>.amazonaws.com)");
+  cmd.add_option("--hint", raw.hint, "Use the SVID with this hint");
+  cmd.add_option("--spiffe-id", raw.spiffe_id, "Use the SVID with this SPIFFE ID");
+  cmd.add_option("--ca-bundle", raw.ca_bundle,
+                 "PEM file of CAs to trust for the endpoint (default $AWS_CA_BUNDLE, else the system store)");
+  cmd.add_option("--timeout", raw.timeout, "Give up after this many seconds (default 30)");
+}
+
+Result<Options> validate(const Raw& raw, const Getenv& getenv) {
+  Options o;
+  o.log_level = raw.debug ? log::Level::debug
+                : raw.log_level == "debug" ? log::Level::debug
+                : raw.log_level == "warn"  ? log::Level::warn
+                : raw.log_level == "error" ? log::Level::error
+                                           : log::Level::info;
+  o.log_format = raw.log_format == "json" ? log::Format::json : log::Format::text;
+
+  auto trust_anchor = aws::parse_trust_anchor_arn(raw.trust_anchor_arn, "--trust-anchor-arn");
+  if (!trust_anchor) return trust_anchor.error();
+  auto profile = aws::parse_profile_arn(raw.profile_arn, "--profile-arn");
+  if (!profile) return profile.error();
+  auto role = aws::parse_role_arn(raw.role_arn, "--role-arn");
+  if (!role) return role.error();
+  if (profile->region != trust_anchor->region) {
+    return make_error(errc::usage, fmt::format("--profile-arn is in region {} but --trust-anchor-arn is in {}; "
+                                               "they must be in the same region",
+                                               profile->region, trust_anchor->region));
+  }
+  if (profile->partition != trust_anchor->partition || role->partition != trust_anchor->partition) {
+    return make_error(errc::usage, "--trust-anchor-arn, --profile-arn and --role-arn must be in the same partition");
+  }
+  std::string region = raw.region.empty() ? trust_anchor->region : raw.region;
+  if (!aws::valid_region(region)) {
+    return make_error(errc::usage, fmt::format("--region: '{}' is not a valid region", region));
+  }
+  if (region != trust_anchor->region) {
+    return make_error(errc::usage, fmt::format("--region {} does not match the trust anchor's region {}",
+                                               region, trust_anchor->region));
+  }
+  auto duration = parse_int("--session-duration", raw.session_duration);
+  if (!duration) return duration.error();
+  if (*duration < 900 || *duration > 43200) {
+    return make_error(errc::usage, fmt::format("--session-duration: {} is out of range; it must be "
+                                               "900..43200 seconds", *duration));
+  }
+  if (!raw.role_session_name.empty() && !valid_role_session_name(raw.role_session_name)) {
+    return make_error(errc::usage, "--role-session-name: it must be 2..64 characters of [A-Za-z0-9+=,.@_-]");
+  }
+  o.session = aws::CreateSessionParams{raw.trust_anchor_arn, raw.profile_arn, raw.role_arn, region, *duration,
+                                       raw.role_session_name.empty()
+                                           ? std::nullopt
+                                           : std::optional<std::string>(raw.role_session_name)};
+
+  auto timeout = parse_int("--timeout", raw.timeout);
+  if (!timeout) return timeout.error();
+  if (*timeout < 1 || *timeout > 3600) {
+    return make_error(errc::usage, fmt::format("--timeout: {} is out of range; it must be 1..3600 seconds", *timeout));
+  }
+  o.timeout = std::chrono::seconds(*timeout);
+
+  std::string addr = raw.workload_api_addr;
+  std::string addr_source = "--workload-api-addr";
+  if (addr.empty()) {
+    addr = getenv("SPIFFE_ENDPOINT_SOCKET").value_or("");
+    addr_source = "SPIFFE_ENDPOINT_SOCKET";
+    if (addr.empty()) {
+      return make_error(errc::usage, "no Workload API address: set --workload-api-addr or SPIFFE_ENDPOINT_SOCKET");
+    }
+  }
+  auto target = spiffe::workload_api_target(addr, addr_source);
+  if (!target) return target.error();
+  o.workload_api_target = *target;
+
+  const std::string endpoint =
+      raw.endpoint.empty() ? aws::default_rolesanywhere_endpoint(region) : raw.endpoint;
+  auto url = net::parse_url(endpoint);
+  if (!url) return make_error(errc::usage, "--endpoint: " + url.error().message);
+  o.endpoint = *url;
+
+  if (!raw.hint.empty()) o.selector.hint = raw.hint;
+  if (!raw.spiffe_id.empty()) {
+    if (!spiffe::valid_spiffe_id(raw.spiffe_id)) {
+      return make_error(errc::usage, fmt::format("--spiffe-id: '{}' is not a valid SPIFFE ID", raw.spiffe_id));
+    }
+    o.selector.spiffe_id = raw.spiffe_id;
+  }
+  o.ca_bundle = raw.ca_bundle.empty() ? getenv("AWS_CA_BUNDLE").value_or("") : raw.ca_bundle;
+  return o;
+}
+
+}  // namespace
+
+bool valid_role_session_name(std::string_view name) {
+  return name.size() >= 2 && name.size() <= 64 &&
+         std::all_of(name.begin(), name.end(), [](unsigned char c) {
+           return std::isalnum(c) || c == '+' || c == '=' || c == ',' || c == '.' || c == '@' ||
+                  c == '_' || c == '-';
+         });
+}
+
+CliOutcome parse_cli(const std::vector<std::string>& args, const Getenv& getenv) {
+  CLI::App app{"Turns a SPIFFE identity (X.509-SVID) into AWS credentials.", kProgram};
+  app.set_version_flag("--version", std::string(kProgram) + " " AWH_VERSION);
+  app.require_subcommand(1, 1);
+  Raw raw;
+  auto* x509_process = app.add_subcommand(
+      "x509-credential-process",
+      "Exchange the X.509-SVID for AWS credentials with IAM Roles Anywhere and print them as "
+      "credential_process JSON");
+  x509_process->set_version_flag("--version", std::string(kProgram) + " " AWH_VERSION);
+  add_x509(*x509_process, raw);
+  add_common(*x509_process, raw);
+
+  std::vector<const char*> argv{kProgram};
+  for (const auto& a : args) argv.push_back(a.c_str());
+  CliOutcome outcome;
+  try {
+    app.parse(static_cast<int>(argv.size()), argv.data());
+  } catch (const CLI::CallForHelp&) {
+    const CLI::App* target = &app;
+    for (auto* sub : app.get_subcommands()) target = sub;
+    outcome.out = target->help();
+    return outcome;
+  } catch (const CLI::CallForVersion& e) {
+    outcome.out = std::string(e.what()) + "\n";
+    return outcome;
+  } catch (const CLI::ParseError& e) {
+    std::string where = kProgram;
+    for (auto* sub : app.get_subcommands()) where += " " + sub->get_name();
+    outcome.exit_code = 2;
+    std::string what = e.what();
+    if (what.empty()) what = "invalid command line";
+    outcome.err = fmt::format("{}: error: {} (see '{} --help')\n", kProgram, what, where);
+    return outcome;
+  }
+
+  auto options = validate(raw, getenv);
+  if (!options) {
+    outcome.exit_code = 2;
+    outcome.err = fmt::format("{}: error: {} (see '{} {} --help')\n", kProgram, options.error().message,
+                              kProgram, app.get_subcommands().front()->get_name());
+    return outcome;
+  }
+  options->command = Command::x509_credential_process;
+  outcome.options = std::move(*options);
+  return outcome;
+}
+
+}  // namespace awh::app

@@ -1,0 +1,30 @@
+#pragma once
+// The validated, immutable configuration of one run, produced by parse_cli().
+
+#include <chrono>
+#include <optional>
+#include <string>
+
+#include "aws/rolesanywhere.hpp"
+#include "net/url.hpp"
+#include "spiffe/svid.hpp"
+#include "util/log.hpp"
+
+namespace awh::app {
+
+enum class Command { x509_credential_process };
+
+struct Options {
+  Command command = Command::x509_credential_process;
+  log::Level log_level = log::Level::info;
+  log::Format log_format = log::Format::text;
+
+  aws::CreateSessionParams session;  // ARNs, region, duration, session name
+  net::Url endpoint;
+  std::string workload_api_target;   // gRPC target, translated from the address
+  spiffe::Selector selector;
+  std::string ca_bundle;             // PEM path; empty: system trust store
+  std::chrono::seconds timeout{30};
+};
+
+}  // namespace awh::app

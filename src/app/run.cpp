@@ -1,0 +1,127 @@
+#include "app/run.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <openssl/crypto.h>
+
+#include <cstdio>
+#include <exception>
+
+#include "aws/rolesanywhere_client.hpp"
+#include "creds/credentials.hpp"
+#include "net/http_client.hpp"
+#include "spiffe/workload_client.hpp"
+#include "util/backoff.hpp"
+#include "util/log.hpp"
+
+namespace awh::app {
+namespace {
+
+namespace asio = boost::asio;
+using Clock = std::chrono::steady_clock;
+
+// Retries the first FetchX509SVID message until `deadline`: the agent may start after us, or
+// not have attested us yet (SPIFFE Workload Endpoint §6: PERMISSION_DENIED means "no identity
+// issued" yet, so retry). INVALID_ARGUMENT/UNIMPLEMENTED are final.
+asio::awaitable<Result<std::vector<spiffe::RawX509Svid>>> fetch_x509_with_retry(
+    spiffe::WorkloadClient& client, Clock::time_point deadline) {
+  const util::BackoffPolicy policy{std::chrono::milliseconds(100), std::chrono::milliseconds(2000)};
+  for (int attempt = 0;; ++attempt) {
+    auto svids = co_await client.fetch_x509_once(deadline);
+    if (svids || !svids.error().retryable()) co_return svids;
+    const auto delay = util::backoff_delay(policy, attempt, util::random_uniform01());
+    if (Clock::now() + delay >= deadline) {
+      auto error = svids.error();
+      error.message += " (gave up when --timeout ran out)";
+      co_return error;
+    }
+    log::warn("{}; retrying in {} ms", svids.error().message, delay.count());
+    asio::steady_timer timer(co_await asio::this_coro::executor, delay);
+    co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+}
+
+Result<spiffe::X509Svid> choose_svid(const std::vector<spiffe::RawX509Svid>& svids,
+                                     const spiffe::Selector& selector) {
+  auto index = spiffe::select_svid(svids, selector);
+  if (!index) return index.error();
+  if (selector.empty() && svids.size() > 1) {
+    log::info("the Workload API returned {} SVIDs; using the first, {} (select with --hint or --spiffe-id)",
+              svids.size(), svids[*index].spiffe_id);
+  }
+  return spiffe::parse_x509_svid(svids[*index]);
+}
+
+asio::awaitable<int> x509_credential_process(const Options& options, spiffe::WorkloadClient& workload) {
+  const auto deadline = Clock::now() + options.timeout;
+  auto http = net::HttpClient::create(net::ClientOptions{options.ca_bundle});
+  if (!http) {
+    log::error("{}", http.error().message);
+    co_return 1;
+  }
+
+  auto svids = co_await fetch_x509_with_retry(workload, deadline);
+  if (!svids) {
+    log::error("cannot get an X.509-SVID: {}", svids.error().message);
+    co_return 1;
+  }
+  auto svid = choose_svid(*svids, options.selector);
+  if (!svid) {
+    log::error("cannot use the X.509-SVID: {}", svid.error().message);
+    co_return 1;
+  }
+  log::debug("using X.509-SVID {} (serial {}, {} intermediate(s))", svid->spiffe_id, svid->serial_decimal,
+             svid->intermediates_der.size());
+
+  aws::SigningIdentity identity{svid->key.get(), svid->leaf_der, svid->intermediates_der,
+                                svid->serial_decimal};
+  auto credentials = co_await aws::create_session(**http, options.endpoint, options.session, identity,
+                                                  aws::RetryPolicy{}, deadline);
+  if (!credentials) {
+    log::error("{}", credentials.error().message);
+    co_return 1;
+  }
+  log::debug("received credentials {} expiring {}", credentials->access_key_id, credentials->expiration);
+
+  std::string json = creds::credential_process_json(*credentials);
+  json.push_back('\n');
+  const bool written = std::fwrite(json.data(), 1, json.size(), stdout) == json.size() &&
+                       std::fflush(stdout) == 0;
+  OPENSSL_cleanse(json.data(), json.size());
+  if (!written) {
+    log::error("cannot write the credentials to stdout");
+    co_return 1;
+  }
+  co_return 0;
+}
+
+}  // namespace
+
+int run(const Options& options) {
+  asio::io_context io(1);
+  int exit_code = 1;
+  {
+    spiffe::WorkloadClient workload(io.get_executor(), options.workload_api_target);
+    asio::co_spawn(io, x509_credential_process(options, workload),
+                   [&](std::exception_ptr e, int code) {
+                     if (e) {
+                       try {
+                         std::rethrow_exception(e);
+                       } catch (const std::exception& ex) {
+                         log::error("internal error: {}", ex.what());
+                       }
+                       exit_code = 1;
+                       return;
+                     }
+                     exit_code = code;
+                   });
+    io.run();
+  }  // the Workload API client waits for gRPC to finish its calls before the io_context goes
+  return exit_code;
+}
+
+}  // namespace awh::app

@@ -1,0 +1,59 @@
+#pragma once
+// OpenSSL 3 RAII handles and the few primitives the helper needs: DER parsing of certificate
+// chains and PKCS#8 keys (the Workload API's encodings, SPIFFE X509-SVID §5), SHA-256,
+// base64/hex, and SHA-256 signatures for SigV4-X509. Pure functions; thread-compatible.
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "util/error.hpp"
+
+namespace awh::crypto {
+
+struct X509Deleter {
+  void operator()(X509* p) const noexcept { X509_free(p); }
+};
+struct PkeyDeleter {
+  void operator()(EVP_PKEY* p) const noexcept { EVP_PKEY_free(p); }
+};
+using X509Ptr = std::unique_ptr<X509, X509Deleter>;
+using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyDeleter>;
+
+enum class KeyType { rsa, ec };
+
+// The most recent OpenSSL error queue entry as text (and clears the queue); "" if none.
+std::string last_openssl_error();
+
+std::string sha256(std::string_view data);      // raw 32 bytes
+std::string sha256_hex(std::string_view data);  // lowercase hex
+std::string hex(std::string_view bytes);        // lowercase hex
+std::string base64(std::string_view bytes);     // standard alphabet, padded, one line
+
+// Concatenated DER certificates (leaf first) -> certificates; empty input is an error.
+Result<std::vector<X509Ptr>> parse_der_chain(std::string_view der);
+// PEM file contents with one or more CERTIFICATE blocks.
+Result<std::vector<X509Ptr>> parse_pem_certs(std::string_view pem);
+// Unencrypted PKCS#8 DER private key.
+Result<PkeyPtr> parse_pkcs8_der(std::string_view der);
+
+std::string cert_der(X509* cert);
+std::string serial_decimal(const X509* cert);
+std::chrono::system_clock::time_point not_after(const X509* cert);
+// URI subjectAltNames of a certificate, in order.
+std::vector<std::string> uri_sans(const X509* cert);
+bool key_matches_cert(X509* cert, EVP_PKEY* key);
+
+// RSA (any size >= 2048) or EC on P-256/P-384; anything else is an error naming the key.
+Result<KeyType> signing_key_type(EVP_PKEY* key);
+
+// SHA-256 signature over `message` (hashed once by the primitive): RSASSA-PKCS1-v1_5 for RSA,
+// DER-encoded ECDSA for EC.
+Result<std::string> sign_sha256(EVP_PKEY* key, std::string_view message);
+
+}  // namespace awh::crypto

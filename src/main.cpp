@@ -1,0 +1,21 @@
+// aws-spiffe-workload-helper: CLI -> validated options -> run -> exit code.
+#include <cstdio>
+#include <cstdlib>
+
+#include "app/cli.hpp"
+#include "app/run.hpp"
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  auto outcome = awh::app::parse_cli(args, [](const char* name) -> std::optional<std::string> {
+    const char* value = std::getenv(name);
+    return value ? std::optional<std::string>(value) : std::nullopt;
+  });
+  if (!outcome.options) {
+    std::fputs(outcome.out.c_str(), stdout);
+    std::fputs(outcome.err.c_str(), stderr);
+    return outcome.exit_code;
+  }
+  awh::log::configure(outcome.options->log_level, outcome.options->log_format);
+  return awh::app::run(*outcome.options);
+}

@@ -1,0 +1,78 @@
+#include "net/url.hpp"
+
+#include <fmt/format.h>
+#include <strings.h>
+
+#include <algorithm>
+#include <cctype>
+
+namespace awh::net {
+
+std::string Url::host_header() const {
+  const bool v6 = host.find(':') != std::string::npos;
+  const std::string h = v6 ? fmt::format("[{}]", host) : host;
+  return default_port ? h : fmt::format("{}:{}", h, port);
+}
+
+Result<Url> parse_url(std::string_view text) {
+  auto bad = [&](std::string_view why) {
+    return make_error(errc::usage, fmt::format("'{}' is not a valid endpoint URL: {}", text, why));
+  };
+  Url url;
+  std::string_view rest;
+  if (text.rfind("https://", 0) == 0) {
+    rest = text.substr(8);
+  } else if (text.rfind("http://", 0) == 0) {
+    url.tls = false;
+    rest = text.substr(7);
+  } else {
+    return bad("it must start with https:// (or http:// for local testing)");
+  }
+  if (rest.find_first_of("?#") != std::string_view::npos) return bad("no query or fragment allowed");
+  const auto slash = rest.find('/');
+  std::string_view authority = rest.substr(0, slash);
+  std::string_view path = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash);
+  if (authority.find('@') != std::string_view::npos) return bad("no user-info allowed");
+  std::string_view port;
+  if (!authority.empty() && authority.front() == '[') {
+    const auto close = authority.find(']');
+    if (close == std::string_view::npos) return bad("unterminated IPv6 address");
+    url.host = std::string(authority.substr(1, close - 1));
+    const auto after = authority.substr(close + 1);
+    if (!after.empty()) {
+      if (after.front() != ':') return bad("unexpected text after the IPv6 address");
+      port = after.substr(1);
+    }
+  } else {
+    const auto colon = authority.rfind(':');
+    url.host = std::string(authority.substr(0, colon));
+    if (colon != std::string_view::npos) port = authority.substr(colon + 1);
+  }
+  if (url.host.empty()) return bad("no host");
+  for (unsigned char c : url.host) {
+    if (!(std::isalnum(c) || c == '.' || c == '-' || c == ':' || c == '_')) return bad("invalid host");
+  }
+  if (!port.empty() || authority.find(':') != std::string_view::npos) {
+    if (port.empty() || port.size() > 5 ||
+        !std::all_of(port.begin(), port.end(), [](unsigned char c) { return std::isdigit(c); }) ||
+        std::stoul(std::string(port)) == 0 || std::stoul(std::string(port)) > 65535) {
+      return bad("invalid port");
+    }
+    url.port = std::string(port);
+    url.default_port = url.port == (url.tls ? "443" : "80");
+  } else {
+    url.port = url.tls ? "443" : "80";
+  }
+  while (!path.empty() && path.back() == '/') path.remove_suffix(1);
+  url.base_path = std::string(path);
+  return url;
+}
+
+std::string HttpResponse::header(std::string_view name) const {
+  for (const auto& [k, v] : headers) {
+    if (k.size() == name.size() && strncasecmp(k.data(), name.data(), k.size()) == 0) return v;
+  }
+  return {};
+}
+
+}  // namespace awh::net

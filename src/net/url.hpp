@@ -1,0 +1,43 @@
+#pragma once
+// Endpoint URLs (`--endpoint`): http or https, a host (name, IPv4 or [IPv6]), an optional port,
+// an optional path prefix. No user-info, query or fragment.
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "util/error.hpp"
+
+namespace awh::net {
+
+struct Url {
+  bool tls = true;
+  std::string host;       // without brackets for IPv6
+  std::string port;       // always set: explicit or 443/80
+  std::string base_path;  // "" or "/prefix" without a trailing slash
+  bool default_port = true;
+
+  // The Host header value: host, plus :port when not the scheme's default.
+  std::string host_header() const;
+};
+
+Result<Url> parse_url(std::string_view text);
+
+struct HttpRequest {
+  std::string method;
+  std::string target;  // path and query, e.g. /sessions?a=b
+  std::vector<std::pair<std::string, std::string>> headers;  // sent in this order
+  std::string body;
+};
+
+struct HttpResponse {
+  unsigned status = 0;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+
+  // First header with this name (case-insensitive), or "".
+  std::string header(std::string_view name) const;
+};
+
+}  // namespace awh::net

@@ -1,0 +1,73 @@
+#include "spiffe/address.hpp"
+
+#include <boost/asio/ip/address.hpp>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+
+namespace awh::spiffe {
+
+Result<std::string> workload_api_target(std::string_view address, std::string_view source) {
+  auto bad = [&](std::string_view why) {
+    return make_error(errc::usage, fmt::format("{}: '{}' is not a valid Workload API address: {}",
+                                               source, address, why));
+  };
+  if (address.empty()) {
+    return make_error(errc::usage,
+                      fmt::format("{} is empty: set it or SPIFFE_ENDPOINT_SOCKET to the Workload "
+                                  "API socket (e.g. unix:///run/spire/sockets/agent.sock)",
+                                  source));
+  }
+  if (address.find_first_of("?#") != std::string_view::npos) return bad("no query or fragment allowed");
+  if (address.rfind("unix:", 0) == 0) {
+    std::string_view rest = address.substr(5);
+    if (rest.rfind("//", 0) == 0) {
+      rest.remove_prefix(2);
+      // unix://<authority>/path: only an empty authority is allowed.
+      if (rest.empty() || rest.front() != '/') return bad("unix addresses take no authority (use unix:///path)");
+    }
+    if (rest.empty() || rest.front() != '/') return bad("the socket path must be absolute");
+    if (rest.find('@') != std::string_view::npos && rest.find('@') < rest.find('/', 1)) {
+      return bad("no user-info allowed");
+    }
+    if (rest.size() == 1) return bad("the socket path is empty");
+    return fmt::format("unix:{}", rest);
+  }
+  if (address.rfind("tcp://", 0) == 0) {
+    std::string_view rest = address.substr(6);
+    if (rest.find('@') != std::string_view::npos) return bad("no user-info allowed");
+    if (const auto slash = rest.find('/'); slash != std::string_view::npos) {
+      if (slash + 1 != rest.size()) return bad("tcp addresses take no path");
+      rest.remove_suffix(1);
+    }
+    std::string_view host;
+    std::string_view port;
+    if (!rest.empty() && rest.front() == '[') {
+      const auto close = rest.find(']');
+      if (close == std::string_view::npos || close + 1 >= rest.size() || rest[close + 1] != ':') {
+        return bad("expected tcp://[IPv6]:port");
+      }
+      host = rest.substr(1, close - 1);
+      port = rest.substr(close + 2);
+    } else {
+      const auto colon = rest.rfind(':');
+      if (colon == std::string_view::npos) return bad("a port is required (tcp://IP:port)");
+      host = rest.substr(0, colon);
+      port = rest.substr(colon + 1);
+    }
+    if (port.empty() || port.size() > 5 ||
+        !std::all_of(port.begin(), port.end(), [](unsigned char c) { return std::isdigit(c); }) ||
+        std::stoul(std::string(port)) == 0 || std::stoul(std::string(port)) > 65535) {
+      return bad("invalid port");
+    }
+    boost::system::error_code ec;
+    const auto ip = boost::asio::ip::make_address(std::string(host), ec);
+    if (ec) return bad("the host must be an IP address, not a name");
+    if (ip.is_v6()) return fmt::format("ipv6:[{}]:{}", host, port);
+    return fmt::format("ipv4:{}:{}", host, port);
+  }
+  return bad("the scheme must be unix or tcp");
+}
+
+}  // namespace awh::spiffe

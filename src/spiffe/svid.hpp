@@ -1,0 +1,52 @@
+#pragma once
+// X.509-SVIDs as the Workload API delivers them (SPIFFE Workload API §5.2; X509-SVID §2, §5):
+// DER certificates leaf first, an unencrypted PKCS#8 DER key, a DER bundle. Parsing,
+// validation and selection; pure, no I/O.
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "crypto/openssl.hpp"
+#include "util/error.hpp"
+
+namespace awh::spiffe {
+
+// One X509SVID message, as received.
+struct RawX509Svid {
+  std::string spiffe_id;
+  std::string cert_chain_der;
+  std::string key_der;  // secret: never log
+  std::string bundle_der;
+  std::string hint;
+};
+
+struct X509Svid {
+  std::string spiffe_id;
+  std::string hint;
+  std::string leaf_der;
+  std::vector<std::string> intermediates_der;
+  crypto::PkeyPtr key;
+  crypto::KeyType key_type = crypto::KeyType::rsa;
+  std::string serial_decimal;
+  std::chrono::system_clock::time_point not_after;
+};
+
+struct Selector {
+  std::optional<std::string> hint;
+  std::optional<std::string> spiffe_id;
+  bool empty() const { return !hint && !spiffe_id; }
+};
+
+// Checks the SPIFFE ID syntax (spiffe://<trust-domain>/<path>), the chain, that the key is
+// supported and matches the leaf, and that the leaf carries the SPIFFE ID as its URI SAN.
+Result<X509Svid> parse_x509_svid(const RawX509Svid& raw);
+
+// Index of the first SVID matching every given selector (the first SVID when none is given).
+// No match: errc::not_found naming the available SPIFFE IDs and hints.
+Result<std::size_t> select_svid(const std::vector<RawX509Svid>& svids, const Selector& selector);
+
+bool valid_spiffe_id(std::string_view id);
+
+}  // namespace awh::spiffe

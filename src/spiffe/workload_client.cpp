@@ -1,0 +1,237 @@
+#include "spiffe/workload_client.hpp"
+
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/support/client_callback.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <fmt/format.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <unordered_set>
+
+#include "util/log.hpp"
+#include "workload.grpc.pb.h"
+
+namespace awh::spiffe {
+namespace {
+
+namespace asio = boost::asio;
+using namespace asio::experimental::awaitable_operators;
+constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
+
+// SPIFFE Workload Endpoint §6.2: clients must send this header; servers reject calls without it.
+constexpr char kSecurityHeader[] = "workload.spiffe.io";
+
+// io-thread state of one stream: what the reactor has handed over.
+struct Inbox {
+  explicit Inbox(asio::any_io_executor ex) : signal(ex, asio::steady_timer::time_point::max()) {}
+  std::optional<std::vector<RawX509Svid>> latest;  // every message carries the full state
+  std::optional<Error> done;
+  asio::steady_timer signal;  // cancelled to wake the reader
+};
+
+std::vector<RawX509Svid> convert(const X509SVIDResponse& response) {
+  std::vector<RawX509Svid> out;
+  out.reserve(static_cast<std::size_t>(response.svids_size()));
+  for (const auto& s : response.svids()) {
+    out.push_back(RawX509Svid{s.spiffe_id(), s.x509_svid(), s.x509_svid_key(), s.bundle(), s.hint()});
+  }
+  return out;
+}
+
+}  // namespace
+
+Error map_grpc_status(int grpc_code, std::string_view message, std::string_view target) {
+  const auto code = static_cast<grpc::StatusCode>(grpc_code);
+  switch (code) {
+    case grpc::StatusCode::OK:
+      return make_error(errc::unavailable, fmt::format("the Workload API at {} closed the stream", target));
+    case grpc::StatusCode::UNAVAILABLE:
+      return make_error(errc::unavailable,
+                        fmt::format("the Workload API at {} is unavailable ({}); is the SPIFFE agent running?",
+                                    target, message));
+    case grpc::StatusCode::PERMISSION_DENIED:
+      // SPIRE answers PERMISSION_DENIED "no identity issued" until it has attested us.
+      return make_error(errc::unavailable,
+                        fmt::format("the Workload API at {} has no identity for this workload yet ({})",
+                                    target, message));
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return make_error(errc::timeout, fmt::format("the Workload API at {} timed out", target));
+    case grpc::StatusCode::INVALID_ARGUMENT:
+    case grpc::StatusCode::UNIMPLEMENTED:
+      return make_error(errc::denied, fmt::format("the Workload API at {} rejected the request: {} ({})",
+                                                  target, message,
+                                                  code == grpc::StatusCode::INVALID_ARGUMENT
+                                                      ? "INVALID_ARGUMENT" : "UNIMPLEMENTED"));
+    case grpc::StatusCode::CANCELLED:
+      return make_error(errc::unavailable, fmt::format("the call to the Workload API at {} was cancelled", target));
+    default:
+      return make_error(errc::server, fmt::format("the Workload API at {} failed: {} (gRPC code {})",
+                                                  target, message, grpc_code));
+  }
+}
+
+struct WorkloadClient::Impl {
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<SpiffeWorkloadAPI::Stub> stub;
+  std::string target;
+
+  // Calls still running in gRPC, so the destructor can cancel them and wait for OnDone.
+  std::mutex mutex;
+  std::condition_variable idle;
+  std::unordered_set<grpc::ClientContext*> active;
+
+  void add(grpc::ClientContext* c) {
+    std::lock_guard lock(mutex);
+    active.insert(c);
+  }
+  void remove(grpc::ClientContext* c) {
+    std::lock_guard lock(mutex);
+    active.erase(c);
+    idle.notify_all();
+  }
+};
+
+namespace {
+
+// One FetchX509SVID call. Owned by a shared_ptr held by the io-side stream and by itself until
+// gRPC calls OnDone (grpcpp/support/client_callback.h: no operation may start after OnDone, and
+// OnDone is the last reaction).
+class X509Reactor final : public grpc::ClientReadReactor<X509SVIDResponse>,
+                          public std::enable_shared_from_this<X509Reactor> {
+ public:
+  X509Reactor(WorkloadClient::Impl& client, asio::any_io_executor ex, std::shared_ptr<Inbox> inbox)
+      : client_(client), executor_(std::move(ex)), inbox_(std::move(inbox)) {}
+
+  void start() {
+    self_ = shared_from_this();
+    context_.AddMetadata(kSecurityHeader, "true");
+    client_.add(&context_);
+    client_.stub->async()->FetchX509SVID(&context_, &request_, this);
+    StartRead(&response_);
+    StartCall();
+  }
+
+  void cancel() { context_.TryCancel(); }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) return;  // the call is ending; OnDone follows with the status
+    std::weak_ptr<Inbox> inbox = inbox_;
+    asio::post(executor_, [inbox, svids = convert(response_)]() mutable {
+      if (auto box = inbox.lock()) {
+        box->latest = std::move(svids);
+        box->signal.cancel();
+      }
+    });
+    StartRead(&response_);
+  }
+
+  void OnDone(const grpc::Status& status) override {
+    std::weak_ptr<Inbox> inbox = inbox_;
+    asio::post(executor_, [inbox, error = map_grpc_status(status.error_code(), status.error_message(),
+                                                          client_.target)]() {
+      if (auto box = inbox.lock()) {
+        box->done = error;
+        box->signal.cancel();
+      }
+    });
+    client_.remove(&context_);
+    self_.reset();  // may destroy *this: nothing may follow
+  }
+
+ private:
+  WorkloadClient::Impl& client_;
+  asio::any_io_executor executor_;
+  std::weak_ptr<Inbox> inbox_;
+  grpc::ClientContext context_;
+  X509SVIDRequest request_;
+  X509SVIDResponse response_;
+  std::shared_ptr<X509Reactor> self_;
+};
+
+class X509StreamImpl final : public X509SvidStream {
+ public:
+  X509StreamImpl(WorkloadClient::Impl& client, asio::any_io_executor ex)
+      : inbox_(std::make_shared<Inbox>(ex)),
+        reactor_(std::make_shared<X509Reactor>(client, ex, inbox_)) {
+    reactor_->start();
+  }
+  ~X509StreamImpl() override { cancel(); }
+
+  asio::awaitable<Result<std::vector<RawX509Svid>>> next() override {
+    while (true) {
+      if (inbox_->latest) {
+        auto svids = std::move(*inbox_->latest);
+        inbox_->latest.reset();
+        co_return svids;
+      }
+      if (inbox_->done) co_return *inbox_->done;
+      inbox_->signal.expires_at(asio::steady_timer::time_point::max());
+      auto [ec] = co_await inbox_->signal.async_wait(kUseTuple);
+      // operation_aborted is the wake-up from the reactor's post; anything else would be a
+      // cancellation of this coroutine, which the caller handles.
+      if (ec && ec != asio::error::operation_aborted) co_return make_error(errc::internal, ec.message());
+      if (auto state = co_await asio::this_coro::cancellation_state;
+          state.cancelled() != asio::cancellation_type::none) {
+        co_return make_error(errc::timeout, "cancelled");
+      }
+    }
+  }
+
+  void cancel() override { reactor_->cancel(); }
+
+ private:
+  std::shared_ptr<Inbox> inbox_;
+  std::shared_ptr<X509Reactor> reactor_;
+};
+
+}  // namespace
+
+WorkloadClient::WorkloadClient(asio::any_io_executor executor, std::string target)
+    : executor_(std::move(executor)), target_(std::move(target)), impl_(std::make_unique<Impl>()) {
+  grpc::ChannelArguments args;
+  // Our own retry loop backs off; keep gRPC's reconnect backoff short so the two don't stack
+  // (design.md §3, "Workload API").
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
+  args.SetInt(GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, 16 * 1024 * 1024);
+  impl_->target = target_;
+  impl_->channel = grpc::CreateCustomChannel(target_, grpc::InsecureChannelCredentials(), args);
+  impl_->stub = SpiffeWorkloadAPI::NewStub(impl_->channel);
+}
+
+WorkloadClient::~WorkloadClient() {
+  std::unique_lock lock(impl_->mutex);
+  for (auto* context : impl_->active) context->TryCancel();
+  // Bounded: a cancelled call finishes promptly; never hang the exit on gRPC.
+  if (!impl_->idle.wait_for(lock, std::chrono::seconds(3), [&] { return impl_->active.empty(); })) {
+    log::warn("gRPC calls to the Workload API did not finish at shutdown");
+  }
+}
+
+std::unique_ptr<X509SvidStream> WorkloadClient::open_x509_stream() {
+  return std::make_unique<X509StreamImpl>(*impl_, executor_);
+}
+
+asio::awaitable<Result<std::vector<RawX509Svid>>> WorkloadClient::fetch_x509_once(
+    std::chrono::steady_clock::time_point deadline) {
+  auto stream = open_x509_stream();
+  asio::steady_timer timer(executor_, deadline);
+  auto raced = co_await (stream->next() || timer.async_wait(kUseTuple));
+  stream->cancel();
+  if (raced.index() == 1) {
+    co_return make_error(errc::timeout,
+                         fmt::format("no answer from the Workload API at {} in time", target_));
+  }
+  co_return std::get<0>(std::move(raced));
+}
+
+}  // namespace awh::spiffe
