@@ -164,9 +164,15 @@ CliOutcome parse_cli(const std::vector<std::string>& args, const Getenv& getenv)
   add_x509(*x509_process, raw);
   add_common(*x509_process, raw);
 
+  CliOutcome outcome;
+  if (!args.empty() && !args.front().empty() && args.front().front() != '-' &&
+      app.get_subcommands([&](CLI::App* sub) { return sub->check_name(args.front()); }).empty()) {
+    outcome.exit_code = 2;
+    outcome.err = fmt::format("{}: error: unknown command '{}' (see '{} --help')\n", kProgram, args.front(), kProgram);
+    return outcome;
+  }
   std::vector<const char*> argv{kProgram};
   for (const auto& a : args) argv.push_back(a.c_str());
-  CliOutcome outcome;
   try {
     app.parse(static_cast<int>(argv.size()), argv.data());
   } catch (const CLI::CallForHelp&) {

@@ -1,0 +1,139 @@
+#include <doctest/doctest.h>
+
+#include <map>
+
+#include "app/cli.hpp"
+
+using namespace awh;
+
+namespace {
+
+const std::string kTa = "arn:aws:rolesanywhere:us-east-1:123456789012:trust-anchor/ta";
+const std::string kProfile = "arn:aws:rolesanywhere:us-east-1:123456789012:profile/p";
+const std::string kRole = "arn:aws:iam::123456789012:role/r";
+
+app::CliOutcome parse(std::vector<std::string> args, std::map<std::string, std::string> env = {}) {
+  return app::parse_cli(args, [env](const char* name) -> std::optional<std::string> {
+    auto it = env.find(name);
+    return it == env.end() ? std::nullopt : std::optional<std::string>(it->second);
+  });
+}
+
+std::vector<std::string> base(std::vector<std::string> extra = {}) {
+  std::vector<std::string> args{"x509-credential-process", "--trust-anchor-arn", kTa, "--profile-arn", kProfile,
+                                "--role-arn", kRole, "--workload-api-addr", "unix:///tmp/agent.sock"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return args;
+}
+
+// A usage error: exit 2, one line on stderr naming `needle`, nothing on stdout.
+void check_usage_error(const app::CliOutcome& o, const std::string& needle) {
+  CAPTURE(o.err);
+  CHECK_FALSE(o.options.has_value());
+  CHECK(o.exit_code == 2);
+  CHECK(o.out.empty());
+  CHECK(o.err.find(needle) != std::string::npos);
+  CHECK(o.err.find("--help") != std::string::npos);
+  CHECK(std::count(o.err.begin(), o.err.end(), '\n') == 1);
+}
+
+}  // namespace
+
+TEST_CASE("a complete command line gives validated options with defaults") {
+  auto o = parse(base());
+  REQUIRE_MESSAGE(o.options.has_value(), o.err);
+  CHECK(o.options->session.region == "us-east-1");
+  CHECK(o.options->session.duration_seconds == 3600);
+  CHECK_FALSE(o.options->session.role_session_name.has_value());
+  CHECK(o.options->endpoint.host == "rolesanywhere.us-east-1.amazonaws.com");
+  CHECK(o.options->endpoint.tls);
+  CHECK(o.options->workload_api_target == "unix:/tmp/agent.sock");
+  CHECK(o.options->timeout == std::chrono::seconds(30));
+  CHECK(o.options->log_level == log::Level::info);
+  CHECK(o.options->selector.empty());
+  CHECK(o.options->ca_bundle.empty());
+}
+
+TEST_CASE("every flag is taken") {
+  auto o = parse(base({"--region", "us-east-1", "--session-duration", "900", "--role-session-name", "a.b@c",
+                       "--endpoint", "http://127.0.0.1:9000", "--hint", "h", "--spiffe-id", "spiffe://example.org/w",
+                       "--ca-bundle", "/ca.pem", "--timeout", "5", "--debug", "--log-format", "json"}));
+  REQUIRE_MESSAGE(o.options.has_value(), o.err);
+  CHECK(o.options->session.duration_seconds == 900);
+  CHECK(*o.options->session.role_session_name == "a.b@c");
+  CHECK_FALSE(o.options->endpoint.tls);
+  CHECK(*o.options->selector.hint == "h");
+  CHECK(*o.options->selector.spiffe_id == "spiffe://example.org/w");
+  CHECK(o.options->ca_bundle == "/ca.pem");
+  CHECK(o.options->timeout == std::chrono::seconds(5));
+  CHECK(o.options->log_level == log::Level::debug);
+  CHECK(o.options->log_format == log::Format::json);
+}
+
+TEST_CASE("the environment supplies the socket and the CA bundle") {
+  std::vector<std::string> args{"x509-credential-process", "--trust-anchor-arn", kTa, "--profile-arn", kProfile,
+                                "--role-arn", kRole};
+  auto o = parse(args, {{"SPIFFE_ENDPOINT_SOCKET", "tcp://127.0.0.1:8081"}, {"AWS_CA_BUNDLE", "/b.pem"}});
+  REQUIRE_MESSAGE(o.options.has_value(), o.err);
+  CHECK(o.options->workload_api_target == "ipv4:127.0.0.1:8081");
+  CHECK(o.options->ca_bundle == "/b.pem");
+  check_usage_error(parse(args), "SPIFFE_ENDPOINT_SOCKET");
+  check_usage_error(parse(args, {{"SPIFFE_ENDPOINT_SOCKET", "tcp://localhost:1"}}), "SPIFFE_ENDPOINT_SOCKET");
+}
+
+TEST_CASE("China partition endpoints") {
+  auto o = parse({"x509-credential-process", "--trust-anchor-arn",
+                  "arn:aws-cn:rolesanywhere:cn-north-1:123456789012:trust-anchor/ta", "--profile-arn",
+                  "arn:aws-cn:rolesanywhere:cn-north-1:123456789012:profile/p", "--role-arn",
+                  "arn:aws-cn:iam::123456789012:role/r", "--workload-api-addr", "unix:///s"});
+  REQUIRE_MESSAGE(o.options.has_value(), o.err);
+  CHECK(o.options->endpoint.host == "rolesanywhere.cn-north-1.amazonaws.com.cn");
+}
+
+TEST_CASE("help and version print to stdout and exit 0") {
+  auto help = parse({"x509-credential-process", "--help"});
+  CHECK(help.exit_code == 0);
+  CHECK_FALSE(help.options.has_value());
+  CHECK(help.out.find("--trust-anchor-arn") != std::string::npos);
+  auto version = parse({"--version"});
+  CHECK(version.exit_code == 0);
+  CHECK(version.out.find(AWH_VERSION) != std::string::npos);
+  CHECK(parse({"x509-credential-process", "--version"}).out.find(AWH_VERSION) != std::string::npos);
+}
+
+TEST_CASE("bad input is a one-line usage error naming what is wrong") {
+  check_usage_error(parse({}), "ubcommand");
+  check_usage_error(parse({"no-such-command"}), "no-such-command");
+  check_usage_error(parse({"x509-credential-process"}), "--trust-anchor-arn is required");
+  check_usage_error(parse({"x509-credential-process", "--trust-anchor-arn", kTa, "--profile-arn", kProfile}),
+                    "--role-arn is required");
+  check_usage_error(parse(base({"--bogus"})), "--bogus");
+  check_usage_error(parse(base({"--session-duration", "899"})), "--session-duration");
+  check_usage_error(parse(base({"--session-duration", "43201"})), "--session-duration");
+  check_usage_error(parse(base({"--session-duration", "1h"})), "--session-duration");
+  check_usage_error(parse(base({"--session-duration", "-5"})), "--session-duration");
+  check_usage_error(parse(base({"--role-session-name", "a"})), "--role-session-name");
+  check_usage_error(parse(base({"--role-session-name", std::string(65, 'a')})), "--role-session-name");
+  check_usage_error(parse(base({"--role-session-name", "bad name"})), "--role-session-name");
+  check_usage_error(parse(base({"--role-session-name", "bad/name"})), "--role-session-name");
+  check_usage_error(parse(base({"--region", "us-west-2"})), "--region");
+  check_usage_error(parse(base({"--region", "nowhere"})), "--region");
+  check_usage_error(parse(base({"--timeout", "0"})), "--timeout");
+  check_usage_error(parse(base({"--endpoint", "ftp://x"})), "--endpoint");
+  check_usage_error(parse(base({"--spiffe-id", "web"})), "--spiffe-id");
+  check_usage_error(parse(base({"--log-level", "loud"})), "--log-level");
+  check_usage_error(parse(base({"--log-format", "xml"})), "--log-format");
+  check_usage_error(parse(base({"--workload-api-addr", "http://x"})), "--workload-api-addr");
+  check_usage_error(parse({"x509-credential-process", "--trust-anchor-arn", "nope", "--profile-arn", kProfile,
+                           "--role-arn", kRole}),
+                    "--trust-anchor-arn");
+  check_usage_error(parse({"x509-credential-process", "--trust-anchor-arn", kTa, "--profile-arn", kTa,
+                           "--role-arn", kRole}),
+                    "--profile-arn");
+  check_usage_error(parse({"x509-credential-process", "--trust-anchor-arn", kTa, "--profile-arn", kProfile,
+                           "--role-arn", kProfile}),
+                    "--role-arn");
+  check_usage_error(parse({"x509-credential-process", "--trust-anchor-arn", kTa, "--profile-arn",
+                           "arn:aws:rolesanywhere:eu-west-1:123456789012:profile/p", "--role-arn", kRole}),
+                    "same region");
+}

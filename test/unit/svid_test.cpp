@@ -1,0 +1,104 @@
+#include <doctest/doctest.h>
+
+#include "spiffe/svid.hpp"
+#include "test_pki.hpp"
+
+using namespace awh;
+
+namespace {
+
+spiffe::RawX509Svid raw(const testpeers::IssuedSvid& s, std::string bundle, std::string hint = "") {
+  return spiffe::RawX509Svid{s.spiffe_id, s.chain_der, s.key_pkcs8_der, std::move(bundle), std::move(hint)};
+}
+
+}  // namespace
+
+TEST_CASE("SPIFFE ID syntax") {
+  CHECK(spiffe::valid_spiffe_id("spiffe://example.org"));
+  CHECK(spiffe::valid_spiffe_id("spiffe://example.org/ns/prod/sa/web"));
+  CHECK_FALSE(spiffe::valid_spiffe_id("spiffe://Example.org/x"));
+  CHECK_FALSE(spiffe::valid_spiffe_id("spiffe://example.org/"));
+  CHECK_FALSE(spiffe::valid_spiffe_id("spiffe://example.org//x"));
+  CHECK_FALSE(spiffe::valid_spiffe_id("spiffe://example.org/./x"));
+  CHECK_FALSE(spiffe::valid_spiffe_id("spiffe:///x"));
+  CHECK_FALSE(spiffe::valid_spiffe_id("https://example.org/x"));
+  CHECK_FALSE(spiffe::valid_spiffe_id("spiffe://example.org/x?q"));
+}
+
+TEST_CASE("X.509-SVIDs of every supported key type parse, with and without intermediates") {
+  testpeers::TestPki pki;
+  for (auto kind : {testpeers::KeyKind::rsa2048, testpeers::KeyKind::p256, testpeers::KeyKind::p384}) {
+    for (bool via_intermediate : {false, true}) {
+      CAPTURE(testpeers::to_string(kind));
+      CAPTURE(via_intermediate);
+      auto issued = pki.issue("spiffe://example.org/w", kind, via_intermediate);
+      auto svid = spiffe::parse_x509_svid(raw(issued, pki.root_der()));
+      REQUIRE_MESSAGE(svid.has_value(), (svid.has_error() ? svid.error().message : std::string()));
+      CHECK(svid->spiffe_id == "spiffe://example.org/w");
+      CHECK(svid->serial_decimal == issued.serial_decimal);
+      CHECK(svid->leaf_der == issued.leaf_der);
+      CHECK(svid->intermediates_der.size() == (via_intermediate ? 1u : 0u));
+      CHECK(svid->key_type == (kind == testpeers::KeyKind::rsa2048 ? crypto::KeyType::rsa : crypto::KeyType::ec));
+      const auto left = svid->not_after - std::chrono::system_clock::now();
+      CHECK(left > std::chrono::minutes(55));
+      CHECK(left <= std::chrono::minutes(61));
+    }
+  }
+}
+
+TEST_CASE("bad SVIDs are refused with the reason") {
+  testpeers::TestPki pki;
+  auto a = pki.issue("spiffe://example.org/a", testpeers::KeyKind::p256, false);
+  auto b = pki.issue("spiffe://example.org/b", testpeers::KeyKind::p256, false);
+
+  auto mismatched = raw(a, "");
+  mismatched.key_der = b.key_pkcs8_der;
+  auto r = spiffe::parse_x509_svid(mismatched);
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().message.find("does not match the leaf") != std::string::npos);
+
+  auto wrong_id = raw(a, "");
+  wrong_id.spiffe_id = "spiffe://example.org/b";
+  CHECK(spiffe::parse_x509_svid(wrong_id).error().message.find("URI SAN") != std::string::npos);
+
+  auto garbage_cert = raw(a, "");
+  garbage_cert.cert_chain_der = "not DER";
+  CHECK(spiffe::parse_x509_svid(garbage_cert).error().message.find("not valid DER") != std::string::npos);
+
+  auto truncated = raw(a, "");
+  truncated.cert_chain_der.resize(truncated.cert_chain_der.size() / 2);
+  CHECK_FALSE(spiffe::parse_x509_svid(truncated).has_value());
+
+  auto empty_chain = raw(a, "");
+  empty_chain.cert_chain_der.clear();
+  CHECK_FALSE(spiffe::parse_x509_svid(empty_chain).has_value());
+
+  auto garbage_key = raw(a, "");
+  garbage_key.key_der = "xx";
+  CHECK(spiffe::parse_x509_svid(garbage_key).error().message.find("PKCS#8") != std::string::npos);
+
+  auto bad_id = raw(a, "");
+  bad_id.spiffe_id = "not-a-spiffe-id";
+  CHECK_FALSE(spiffe::parse_x509_svid(bad_id).has_value());
+}
+
+TEST_CASE("SVID selection by hint and SPIFFE ID") {
+  std::vector<spiffe::RawX509Svid> svids{
+      {"spiffe://example.org/a", "", "", "", "internal"},
+      {"spiffe://example.org/b", "", "", "", "external"},
+      {"spiffe://example.org/c", "", "", "", "external"},
+  };
+  CHECK(*spiffe::select_svid(svids, {}) == 0);
+  CHECK(*spiffe::select_svid(svids, {std::string("external"), std::nullopt}) == 1);
+  CHECK(*spiffe::select_svid(svids, {std::nullopt, std::string("spiffe://example.org/c")}) == 2);
+  CHECK(*spiffe::select_svid(svids, {std::string("external"), std::string("spiffe://example.org/c")}) == 2);
+
+  auto none = spiffe::select_svid(svids, {std::string("internal"), std::string("spiffe://example.org/c")});
+  REQUIRE_FALSE(none.has_value());
+  CHECK(none.error().code == errc::not_found);
+  CHECK(none.error().message ==
+        "no SVID matches SPIFFE ID spiffe://example.org/c and hint 'internal'; available: "
+        "spiffe://example.org/a (hint 'internal'), spiffe://example.org/b (hint 'external'), "
+        "spiffe://example.org/c (hint 'external')");
+  CHECK_FALSE(spiffe::select_svid({}, {}).has_value());
+}

@@ -1,0 +1,42 @@
+#include <doctest/doctest.h>
+
+#include "net/url.hpp"
+
+using namespace awh;
+
+TEST_CASE("endpoint URLs") {
+  auto a = net::parse_url("https://rolesanywhere.us-east-1.amazonaws.com");
+  REQUIRE(a.has_value());
+  CHECK(a->tls);
+  CHECK(a->port == "443");
+  CHECK(a->host_header() == "rolesanywhere.us-east-1.amazonaws.com");
+  CHECK(a->base_path.empty());
+
+  auto b = net::parse_url("http://127.0.0.1:8080/");
+  REQUIRE(b.has_value());
+  CHECK_FALSE(b->tls);
+  CHECK(b->host_header() == "127.0.0.1:8080");
+
+  auto c = net::parse_url("https://[::1]:9443/prefix");
+  REQUIRE(c.has_value());
+  CHECK(c->host == "::1");
+  CHECK(c->host_header() == "[::1]:9443");
+  CHECK(c->base_path == "/prefix");
+
+  CHECK(net::parse_url("https://h:443")->host_header() == "h");
+}
+
+TEST_CASE("bad endpoint URLs are refused") {
+  for (const char* bad : {"ftp://h", "rolesanywhere.amazonaws.com", "https://", "https://u@h", "https://h:0",
+                          "https://h:99999", "https://h:x", "https://h?x=1", "https://h#f", "https://[::1",
+                          "https://h h"}) {
+    CAPTURE(bad);
+    CHECK_FALSE(net::parse_url(bad).has_value());
+  }
+}
+
+TEST_CASE("response headers are looked up case-insensitively") {
+  net::HttpResponse r{200, {{"X-Amzn-ErrorType", "A"}, {"x-amzn-errortype", "B"}}, ""};
+  CHECK(r.header("x-amzn-ERRORTYPE") == "A");
+  CHECK(r.header("missing").empty());
+}
