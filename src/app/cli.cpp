@@ -160,6 +160,8 @@ CliOutcome parse_cli(const std::vector<std::string>& args, const Getenv& getenv)
       "x509-credential-process",
       "Exchange the X.509-SVID for AWS credentials with IAM Roles Anywhere and print them as "
       "credential_process JSON");
+  // Like the Go tool's flag parser: a repeated flag takes its last value.
+  x509_process->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   x509_process->set_version_flag("--version", std::string(kProgram) + " " AWH_VERSION);
   add_x509(*x509_process, raw);
   add_common(*x509_process, raw);

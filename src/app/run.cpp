@@ -33,8 +33,12 @@ asio::awaitable<Result<std::vector<spiffe::RawX509Svid>>> fetch_x509_with_retry(
   for (int attempt = 0;; ++attempt) {
     auto svids = co_await client.fetch_x509_once(deadline);
     if (svids || !svids.error().retryable()) co_return svids;
-    const auto delay = util::backoff_delay(policy, attempt, util::random_uniform01());
-    if (Clock::now() + delay >= deadline) {
+    // Keep trying until --timeout is spent: the last wait is cut short so that one more
+    // attempt fits before the deadline.
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    const auto delay = std::min(util::backoff_delay(policy, attempt, util::random_uniform01()),
+                                left - std::chrono::milliseconds(50));
+    if (left < std::chrono::milliseconds(100)) {
       auto error = svids.error();
       error.message += " (gave up when --timeout ran out)";
       co_return error;

@@ -648,8 +648,10 @@ def _write(path: str, data: bytes, mode: int) -> None:
         f.write(data)
 
 
-def write_tls_material(directory: str) -> None:
-    """A throw-away CA and a localhost server certificate, generated at every start."""
+def write_tls_material(directory: str, server_name: str = "localhost") -> None:
+    """A throw-away CA and a server certificate, generated at every start. The certificate
+    names `server_name`; for the default, localhost, it also names 127.0.0.1 and ::1 (tests of
+    host-name verification pass another name)."""
     os.makedirs(directory, exist_ok=True)
     now = dt.datetime.now(dt.timezone.utc)
     not_before, not_after = now - dt.timedelta(hours=1), now + dt.timedelta(days=1)
@@ -667,14 +669,15 @@ def write_tls_material(directory: str) -> None:
           .sign(ca_key, hashes.SHA256()))
     key = ec.generate_private_key(ec.SECP256R1())
     server = (x509.CertificateBuilder()
-              .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+              .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, server_name)]))
               .issuer_name(ca_name).public_key(key.public_key())
               .serial_number(x509.random_serial_number())
               .not_valid_before(not_before).not_valid_after(not_after)
-              .add_extension(x509.SubjectAlternativeName([
-                  x509.DNSName("localhost"),
-                  x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-                  x509.IPAddress(ipaddress.ip_address("::1"))]), critical=False)
+              .add_extension(x509.SubjectAlternativeName(
+                  [x509.DNSName(server_name)] +
+                  ([x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                    x509.IPAddress(ipaddress.ip_address("::1"))]
+                   if server_name == "localhost" else [])), critical=False)
               .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
               .add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False,
                                            False), critical=True)   # digitalSignature
@@ -701,6 +704,8 @@ def parse_args(argv=None):
     p.add_argument("--tls-dir", help="where ca.pem, server.pem, server-key.pem are written "
                                      "(required unless --plain-http)")
     p.add_argument("--plain-http", action="store_true")
+    p.add_argument("--server-name", default="localhost",
+                   help="the name in the server certificate (default localhost, plus 127.0.0.1 and ::1)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--lifetime", type=int, default=None,
@@ -734,7 +739,7 @@ def main(argv=None) -> int:
                     role_arn=args.role_arn, max_skew=args.max_skew)
     ssl_ctx = None
     if args.tls_dir:
-        write_tls_material(args.tls_dir)
+        write_tls_material(args.tls_dir, args.server_name)
     if not args.plain_http:
         ssl_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ssl_ctx.minimum_version = ssl.TLSVersion.TLSv1_2

@@ -1,0 +1,92 @@
+#pragma once
+// Helpers for end-to-end tests: temporary directories, child processes with captured output
+// and bounded waits, the Python Roles Anywhere stand-in, and running the built binary.
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace awh::itest {
+
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+void write_file(const std::string& path, const std::string& contents);
+std::string read_file(const std::string& path);
+
+struct RunResult {
+  int exit_code = -1;  // -1: killed after the timeout
+  std::string out;
+  std::string err;
+  std::chrono::milliseconds elapsed{0};
+};
+
+// Runs `argv` to completion with `env` added to (or, with a value of "\x01", removed from) this
+// process's environment; kills it after `timeout`.
+RunResult run(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env = {},
+              std::chrono::milliseconds timeout = std::chrono::seconds(60));
+
+// A running child whose stdout is readable line by line.
+class Child {
+ public:
+  Child(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env = {});
+  ~Child();  // SIGTERM, then SIGKILL after 3 s
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+  // Next stdout line, or nullopt on EOF/timeout.
+  std::optional<std::string> read_line(std::chrono::milliseconds timeout);
+  // Sends SIGTERM and waits (bounded); returns the exit code (-1 if it had to be killed).
+  int stop();
+  pid_t pid() const { return pid_; }
+
+ private:
+  pid_t pid_ = -1;
+  int out_fd_ = -1;
+  std::string buffer_;
+  bool exited_ = false;
+  int status_ = 0;
+};
+
+struct StandInOptions {
+  std::vector<std::string> extra;  // e.g. {"--mode", "deny"} or {"--fail", "500,503"}
+  bool plain_http = false;
+};
+
+// The Roles Anywhere stand-in (test/peers/rolesanywhere_standin.py), verifying requests
+// independently of our signing code against `trust_anchor_pem`.
+class StandIn {
+ public:
+  StandIn(const std::string& trust_anchor_pem, StandInOptions options = {});
+  std::string endpoint() const;  // https://localhost:<port> (or http://127.0.0.1:<port>)
+  const std::string& ca_pem_path() const { return ca_path_; }
+  // One JSON object (as text) per request received so far.
+  std::vector<std::string> records() const;
+
+ private:
+  TempDir dir_;
+  std::string ca_path_;
+  std::string record_path_;
+  bool plain_ = false;
+  int port_ = 0;
+  std::unique_ptr<Child> child_;
+};
+
+std::string binary_path();
+std::string source_root();
+
+}  // namespace awh::itest
