@@ -141,6 +141,32 @@ Result<Options> validate(const Raw& raw, const Getenv& getenv) {
   return o;
 }
 
+// The Go tool's --debug is a persistent root flag (`aws-spiffe-workload-helper --debug
+// x509-credential-process ...`). Logging flags given before the command are moved after it,
+// where the command's own parser takes them.
+std::vector<std::string> hoist_logging_flags(const std::vector<std::string>& args) {
+  std::vector<std::string> leading;
+  std::size_t i = 0;
+  while (i < args.size()) {
+    const std::string& a = args[i];
+    if (a == "--debug" || a.rfind("--log-level=", 0) == 0 || a.rfind("--log-format=", 0) == 0) {
+      leading.push_back(a);
+      ++i;
+    } else if ((a == "--log-level" || a == "--log-format") && i + 1 < args.size()) {
+      leading.push_back(a);
+      leading.push_back(args[i + 1]);
+      i += 2;
+    } else {
+      break;
+    }
+  }
+  if (leading.empty() || i >= args.size() || args[i].empty() || args[i].front() == '-') return args;
+  std::vector<std::string> out{args[i]};
+  out.insert(out.end(), leading.begin(), leading.end());
+  out.insert(out.end(), args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end());
+  return out;
+}
+
 }  // namespace
 
 bool valid_role_session_name(std::string_view name) {
@@ -155,6 +181,7 @@ CliOutcome parse_cli(const std::vector<std::string>& args, const Getenv& getenv)
   CLI::App app{"Turns a SPIFFE identity (X.509-SVID) into AWS credentials.", kProgram};
   app.set_version_flag("--version", std::string(kProgram) + " " AWH_VERSION);
   app.require_subcommand(1, 1);
+  app.footer("Logging flags (--debug, --log-level, --log-format) may also come before the command.");
   Raw raw;
   auto* x509_process = app.add_subcommand(
       "x509-credential-process",
@@ -167,14 +194,19 @@ CliOutcome parse_cli(const std::vector<std::string>& args, const Getenv& getenv)
   add_common(*x509_process, raw);
 
   CliOutcome outcome;
-  if (!args.empty() && !args.front().empty() && args.front().front() != '-' &&
-      app.get_subcommands([&](CLI::App* sub) { return sub->check_name(args.front()); }).empty()) {
+  const auto command = std::find_if(args.begin(), args.end(), [](const std::string& a) {
+    return !a.empty() && a.front() != '-' && a != "debug" && a != "info" && a != "warn" && a != "error" &&
+           a != "text" && a != "json";
+  });
+  if (command != args.end() &&
+      app.get_subcommands([&](CLI::App* sub) { return sub->check_name(*command); }).empty()) {
     outcome.exit_code = 2;
-    outcome.err = fmt::format("{}: error: unknown command '{}' (see '{} --help')\n", kProgram, args.front(), kProgram);
+    outcome.err = fmt::format("{}: error: unknown command '{}' (see '{} --help')\n", kProgram, *command, kProgram);
     return outcome;
   }
+  const std::vector<std::string> ordered = hoist_logging_flags(args);
   std::vector<const char*> argv{kProgram};
-  for (const auto& a : args) argv.push_back(a.c_str());
+  for (const auto& a : ordered) argv.push_back(a.c_str());
   try {
     app.parse(static_cast<int>(argv.size()), argv.data());
   } catch (const CLI::CallForHelp&) {

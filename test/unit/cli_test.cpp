@@ -70,6 +70,20 @@ TEST_CASE("every flag is taken") {
   CHECK(o.options->log_format == log::Format::json);
 }
 
+TEST_CASE("logging flags are also taken before the command, like the Go tool's persistent --debug") {
+  auto args = base();
+  args.insert(args.begin(), "--debug");
+  auto o = parse(args);
+  REQUIRE_MESSAGE(o.options.has_value(), o.err);
+  CHECK(o.options->log_level == log::Level::debug);
+  args = base({"--log-level=warn"});
+  args.insert(args.begin(), {"--log-format", "json"});
+  o = parse(args);
+  REQUIRE_MESSAGE(o.options.has_value(), o.err);
+  CHECK(o.options->log_level == log::Level::warn);
+  CHECK(o.options->log_format == log::Format::json);
+}
+
 TEST_CASE("the environment supplies the socket and the CA bundle") {
   std::vector<std::string> args{"x509-credential-process", "--trust-anchor-arn", kTa, "--profile-arn", kProfile,
                                 "--role-arn", kRole};
