@@ -460,6 +460,9 @@ class StandInServer(http.server.ThreadingHTTPServer):
 
     def finish_request(self, request, client_address):
         # Runs in the per-connection thread, so a slow TLS handshake blocks nobody else.
+        # A response is two writes (headers, then body): without TCP_NODELAY, Nagle holds the
+        # second until the client's delayed ACK (~40 ms), which would distort latency figures.
+        request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if self.ssl_ctx is not None:
             request.settimeout(10)
             try:
