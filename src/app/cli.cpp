@@ -194,17 +194,14 @@ CliOutcome parse_cli(const std::vector<std::string>& args, const Getenv& getenv)
   add_common(*x509_process, raw);
 
   CliOutcome outcome;
-  const auto command = std::find_if(args.begin(), args.end(), [](const std::string& a) {
-    return !a.empty() && a.front() != '-' && a != "debug" && a != "info" && a != "warn" && a != "error" &&
-           a != "text" && a != "json";
-  });
-  if (command != args.end() &&
-      app.get_subcommands([&](CLI::App* sub) { return sub->check_name(*command); }).empty()) {
+  const std::vector<std::string> ordered = hoist_logging_flags(args);
+  if (!ordered.empty() && !ordered.front().empty() && ordered.front().front() != '-' &&
+      app.get_subcommands([&](CLI::App* sub) { return sub->check_name(ordered.front()); }).empty()) {
     outcome.exit_code = 2;
-    outcome.err = fmt::format("{}: error: unknown command '{}' (see '{} --help')\n", kProgram, *command, kProgram);
+    outcome.err = fmt::format("{}: error: unknown command '{}' (see '{} --help')\n", kProgram, ordered.front(),
+                              kProgram);
     return outcome;
   }
-  const std::vector<std::string> ordered = hoist_logging_flags(args);
   std::vector<const char*> argv{kProgram};
   for (const auto& a : ordered) argv.push_back(a.c_str());
   try {

@@ -8,7 +8,11 @@
 
 #include <openssl/crypto.h>
 
+#include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
+#include <mutex>
+#include <thread>
 #include <exception>
 
 #include "aws/rolesanywhere_client.hpp"
@@ -23,6 +27,43 @@ namespace {
 
 namespace asio = boost::asio;
 using Clock = std::chrono::steady_clock;
+
+// A one-shot run must never outlive --timeout by much, whatever blocks: Asio's resolver runs
+// getaddrinfo on a thread that can't be cancelled, and a broken DNS can hold it for 30 s or
+// more. The watchdog ends the process (exit 1, nothing on stdout) a little after the deadline
+// unless the run has finished or has started writing its output.
+class Watchdog {
+ public:
+  explicit Watchdog(std::chrono::steady_clock::duration limit)
+      : thread_([this, deadline = std::chrono::steady_clock::now() + limit] {
+          std::unique_lock lock(mutex_);
+          if (!done_cv_.wait_until(lock, deadline, [&] { return done_; }) && !output_started_) {
+            log::error("gave up: the run exceeded --timeout (a step could not be interrupted)");
+            std::_Exit(1);
+          }
+        }) {}
+  ~Watchdog() {
+    {
+      std::lock_guard lock(mutex_);
+      done_ = true;
+    }
+    done_cv_.notify_all();
+    thread_.join();
+  }
+  // From now on the watchdog lets the run finish: the output must not be cut short.
+  void start_output() {
+    std::lock_guard lock(mutex_);
+    output_started_ = true;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable done_cv_;
+  bool done_ = false;
+  bool output_started_ = false;
+  std::thread thread_;
+};
+
 
 // Retries the first FetchX509SVID message until `deadline`: the agent may start after us, or
 // not have attested us yet (SPIFFE Workload Endpoint §6: PERMISSION_DENIED means "no identity
@@ -60,7 +101,8 @@ Result<spiffe::X509Svid> choose_svid(const std::vector<spiffe::RawX509Svid>& svi
   return spiffe::parse_x509_svid(svids[*index]);
 }
 
-asio::awaitable<int> x509_credential_process(const Options& options, spiffe::WorkloadClient& workload) {
+asio::awaitable<int> x509_credential_process(const Options& options, spiffe::WorkloadClient& workload,
+                                             Watchdog& watchdog) {
   const auto deadline = Clock::now() + options.timeout;
   auto http = net::HttpClient::create(net::ClientOptions{options.ca_bundle});
   if (!http) {
@@ -91,6 +133,7 @@ asio::awaitable<int> x509_credential_process(const Options& options, spiffe::Wor
   }
   log::debug("received credentials {} expiring {}", credentials->access_key_id, credentials->expiration);
 
+  watchdog.start_output();
   std::string json = creds::credential_process_json(*credentials);
   json.push_back('\n');
   const bool written = std::fwrite(json.data(), 1, json.size(), stdout) == json.size() &&
@@ -108,15 +151,18 @@ asio::awaitable<int> x509_credential_process(const Options& options, spiffe::Wor
 int run(const Options& options) {
   asio::io_context io(1);
   int exit_code = 1;
+  Watchdog watchdog(options.timeout + std::chrono::seconds(2));
   {
     spiffe::WorkloadClient workload(io.get_executor(), options.workload_api_target);
-    asio::co_spawn(io, x509_credential_process(options, workload),
+    asio::co_spawn(io, x509_credential_process(options, workload, watchdog),
                    [&](std::exception_ptr e, int code) {
                      if (e) {
                        try {
                          std::rethrow_exception(e);
                        } catch (const std::exception& ex) {
                          log::error("internal error: {}", ex.what());
+                       } catch (...) {
+                         log::error("internal error: unknown exception");
                        }
                        exit_code = 1;
                        return;

@@ -5,6 +5,8 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <openssl/crypto.h>
+
 #include "util/log.hpp"
 
 namespace awh::aws {
@@ -37,6 +39,8 @@ asio::awaitable<Result<creds::Credentials>> create_session(
     } else {
       log::debug("CreateSession answered HTTP {}", response->status);
       auto credentials = parse_create_session_response(*response);
+      // The body held the secret key and session token; don't leave it in freed memory.
+      OPENSSL_cleanse(response->body.data(), response->body.size());
       if (credentials) co_return credentials;
       last = credentials.error();
     }

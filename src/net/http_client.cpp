@@ -71,8 +71,8 @@ asio::awaitable<Result<HttpResponse>> exchange(Stream& stream, const Url& url, H
       co_return make_error(errc::protocol, fmt::format("{}: response body exceeds {} bytes",
                                                        describe(url), max_body));
     }
-    if (ec.category() == make_error_code(http::error::bad_target).category() && ec != http::error::end_of_stream &&
-        ec != http::error::partial_message) {
+    const bool beast_http_error = ec.category() == make_error_code(http::error::end_of_stream).category();
+    if (beast_http_error && ec != http::error::end_of_stream && ec != http::error::partial_message) {
       co_return make_error(errc::protocol,
                            fmt::format("{}: malformed HTTP response: {}", describe(url), ec.message()));
     }
@@ -173,8 +173,12 @@ asio::awaitable<Result<HttpResponse>> HttpClient::send(const Url& url, HttpReque
       co_return make_error(errc::tls, fmt::format("{}: TLS certificate verification failed: {}",
                                                   describe(url), X509_verify_cert_error_string(verify)));
     }
-    if (ec == beast::error::timeout) co_return net_error(url, "TLS handshake", ec);
-    co_return make_error(errc::tls, fmt::format("{}: TLS handshake failed: {}", describe(url), ec.message()));
+    // A TLS-level refusal (protocol version, cipher, alert) is final; a connection that was
+    // reset or closed mid-handshake (load balancer, restart) is transient and retried.
+    if (ec.category() == asio::error::get_ssl_category()) {
+      co_return make_error(errc::tls, fmt::format("{}: TLS handshake failed: {}", describe(url), ec.message()));
+    }
+    co_return net_error(url, "TLS handshake", ec);
   }
   auto result = co_await exchange(stream, url, std::move(request), options_.max_body_bytes,
                                   [&] { beast::get_lowest_layer(stream).expires_after(step()); });

@@ -1,5 +1,6 @@
 #include "net/url.hpp"
 
+#include <boost/asio/ip/address.hpp>
 #include <fmt/format.h>
 #include <strings.h>
 
@@ -7,6 +8,16 @@
 #include <cctype>
 
 namespace awh::net {
+namespace {
+
+bool is_loopback(const std::string& host) {
+  if (host == "localhost") return true;
+  boost::system::error_code ec;
+  const auto address = boost::asio::ip::make_address(host, ec);
+  return !ec && address.is_loopback();
+}
+
+}  // namespace
 
 std::string Url::host_header() const {
   const bool v6 = host.find(':') != std::string::npos;
@@ -34,7 +45,8 @@ Result<Url> parse_url(std::string_view text) {
   std::string_view path = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash);
   if (authority.find('@') != std::string_view::npos) return bad("no user-info allowed");
   std::string_view port;
-  if (!authority.empty() && authority.front() == '[') {
+  const bool bracketed = !authority.empty() && authority.front() == '[';
+  if (bracketed) {
     const auto close = authority.find(']');
     if (close == std::string_view::npos) return bad("unterminated IPv6 address");
     url.host = std::string(authority.substr(1, close - 1));
@@ -49,8 +61,18 @@ Result<Url> parse_url(std::string_view text) {
     if (colon != std::string_view::npos) port = authority.substr(colon + 1);
   }
   if (url.host.empty()) return bad("no host");
-  for (unsigned char c : url.host) {
-    if (!(std::isalnum(c) || c == '.' || c == '-' || c == ':' || c == '_')) return bad("invalid host");
+  boost::system::error_code ec;
+  if (bracketed) {
+    (void)boost::asio::ip::make_address_v6(url.host, ec);
+    if (ec) return bad("the bracketed host is not an IPv6 address");
+  } else {
+    for (unsigned char c : url.host) {
+      if (!(std::isalnum(c) || c == '.' || c == '-' || c == '_')) return bad("invalid host (IPv6 addresses go in [brackets])");
+    }
+  }
+  if (!url.tls && !is_loopback(url.host)) {
+    return bad("http:// is allowed only for loopback hosts (localhost, 127.0.0.0/8, ::1); the "
+               "credentials would otherwise cross the network in clear text");
   }
   if (!port.empty() || authority.find(':') != std::string_view::npos) {
     if (port.empty() || port.size() > 5 ||
@@ -64,6 +86,20 @@ Result<Url> parse_url(std::string_view text) {
     url.port = url.tls ? "443" : "80";
   }
   while (!path.empty() && path.back() == '/') path.remove_suffix(1);
+  // The path prefix goes verbatim into the request line and the canonical request, so allow
+  // only segments that need no encoding or normalisation (SigV4 canonical URI).
+  for (std::string_view rest = path; !rest.empty();) {
+    rest.remove_prefix(1);  // '/'
+    const auto next = rest.find('/');
+    const auto segment = rest.substr(0, next);
+    if (segment.empty() || segment == "." || segment == ".." ||
+        !std::all_of(segment.begin(), segment.end(), [](unsigned char c) {
+          return std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~';
+        })) {
+      return bad("the path may only hold segments of [A-Za-z0-9._~-]");
+    }
+    rest = next == std::string_view::npos ? std::string_view{} : rest.substr(next);
+  }
   url.base_path = std::string(path);
   return url;
 }

@@ -66,6 +66,9 @@ Result<X509Svid> parse_x509_svid(const RawX509Svid& raw) {
   svid.key = std::move(*key);
   svid.key_type = *type;
   svid.serial_decimal = crypto::serial_decimal(leaf);
+  if (svid.serial_decimal.empty() || svid.serial_decimal.front() == '-') {
+    return fail("the leaf certificate has no usable serial number");
+  }
   svid.not_after = crypto::not_after(leaf);
   return svid;
 }

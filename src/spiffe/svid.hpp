@@ -10,6 +10,7 @@
 
 #include "crypto/openssl.hpp"
 #include "util/error.hpp"
+#include "util/secret.hpp"
 
 namespace awh::spiffe {
 
@@ -17,7 +18,7 @@ namespace awh::spiffe {
 struct RawX509Svid {
   std::string spiffe_id;
   std::string cert_chain_der;
-  std::string key_der;  // secret: never log
+  util::SecretString key_der;  // secret: never log; wiped when destroyed
   std::string bundle_der;
   std::string hint;
 };

@@ -77,25 +77,29 @@ Error map_grpc_status(int grpc_code, std::string_view message, std::string_view 
   }
 }
 
-struct WorkloadClient::Impl {
-  std::shared_ptr<grpc::Channel> channel;
-  std::unique_ptr<SpiffeWorkloadAPI::Stub> stub;
+// State shared by the client and every call it started. Calls co-own it, so a reaction that
+// arrives after the client is gone still touches live memory; once `closed` is set (by the
+// client's destructor, before the io_context goes away) reactions stop posting.
+struct CallRegistry {
   std::string target;
-
-  // Calls still running in gRPC, so the destructor can cancel them and wait for OnDone.
+  asio::any_io_executor executor;
   std::mutex mutex;
   std::condition_variable idle;
   std::unordered_set<grpc::ClientContext*> active;
+  bool closed = false;
 
-  void add(grpc::ClientContext* c) {
+  // Hands `f` to the io_context unless the client is shutting down.
+  template <class F>
+  void post(F&& f) {
     std::lock_guard lock(mutex);
-    active.insert(c);
+    if (!closed) asio::post(executor, std::forward<F>(f));
   }
-  void remove(grpc::ClientContext* c) {
-    std::lock_guard lock(mutex);
-    active.erase(c);
-    idle.notify_all();
-  }
+};
+
+struct WorkloadClient::Impl {
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<SpiffeWorkloadAPI::Stub> stub;
+  std::shared_ptr<CallRegistry> registry;
 };
 
 namespace {
@@ -106,14 +110,17 @@ namespace {
 class X509Reactor final : public grpc::ClientReadReactor<X509SVIDResponse>,
                           public std::enable_shared_from_this<X509Reactor> {
  public:
-  X509Reactor(WorkloadClient::Impl& client, asio::any_io_executor ex, std::shared_ptr<Inbox> inbox)
-      : client_(client), executor_(std::move(ex)), inbox_(std::move(inbox)) {}
+  X509Reactor(std::shared_ptr<CallRegistry> registry, std::shared_ptr<Inbox> inbox)
+      : registry_(std::move(registry)), inbox_(std::move(inbox)) {}
 
-  void start() {
+  void start(SpiffeWorkloadAPI::Stub& stub) {
     self_ = shared_from_this();
     context_.AddMetadata(kSecurityHeader, "true");
-    client_.add(&context_);
-    client_.stub->async()->FetchX509SVID(&context_, &request_, this);
+    {
+      std::lock_guard lock(registry_->mutex);
+      registry_->active.insert(&context_);
+    }
+    stub.async()->FetchX509SVID(&context_, &request_, this);
     StartRead(&response_);
     StartCall();
   }
@@ -122,8 +129,7 @@ class X509Reactor final : public grpc::ClientReadReactor<X509SVIDResponse>,
 
   void OnReadDone(bool ok) override {
     if (!ok) return;  // the call is ending; OnDone follows with the status
-    std::weak_ptr<Inbox> inbox = inbox_;
-    asio::post(executor_, [inbox, svids = convert(response_)]() mutable {
+    registry_->post([inbox = inbox_, svids = convert(response_)]() mutable {
       if (auto box = inbox.lock()) {
         box->latest = std::move(svids);
         box->signal.cancel();
@@ -133,21 +139,23 @@ class X509Reactor final : public grpc::ClientReadReactor<X509SVIDResponse>,
   }
 
   void OnDone(const grpc::Status& status) override {
-    std::weak_ptr<Inbox> inbox = inbox_;
-    asio::post(executor_, [inbox, error = map_grpc_status(status.error_code(), status.error_message(),
-                                                          client_.target)]() {
+    registry_->post([inbox = inbox_, error = map_grpc_status(status.error_code(), status.error_message(),
+                                                             registry_->target)]() {
       if (auto box = inbox.lock()) {
         box->done = error;
         box->signal.cancel();
       }
     });
-    client_.remove(&context_);
+    {
+      std::lock_guard lock(registry_->mutex);
+      registry_->active.erase(&context_);
+      registry_->idle.notify_all();
+    }
     self_.reset();  // may destroy *this: nothing may follow
   }
 
  private:
-  WorkloadClient::Impl& client_;
-  asio::any_io_executor executor_;
+  std::shared_ptr<CallRegistry> registry_;
   std::weak_ptr<Inbox> inbox_;
   grpc::ClientContext context_;
   X509SVIDRequest request_;
@@ -157,10 +165,10 @@ class X509Reactor final : public grpc::ClientReadReactor<X509SVIDResponse>,
 
 class X509StreamImpl final : public X509SvidStream {
  public:
-  X509StreamImpl(WorkloadClient::Impl& client, asio::any_io_executor ex)
-      : inbox_(std::make_shared<Inbox>(ex)),
-        reactor_(std::make_shared<X509Reactor>(client, ex, inbox_)) {
-    reactor_->start();
+  explicit X509StreamImpl(WorkloadClient::Impl& client)
+      : inbox_(std::make_shared<Inbox>(client.registry->executor)),
+        reactor_(std::make_shared<X509Reactor>(client.registry, inbox_)) {
+    reactor_->start(*client.stub);
   }
   ~X509StreamImpl() override { cancel(); }
 
@@ -203,22 +211,27 @@ WorkloadClient::WorkloadClient(asio::any_io_executor executor, std::string targe
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
   args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
   args.SetInt(GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, 16 * 1024 * 1024);
-  impl_->target = target_;
+  impl_->registry = std::make_shared<CallRegistry>();
+  impl_->registry->target = target_;
+  impl_->registry->executor = executor_;
   impl_->channel = grpc::CreateCustomChannel(target_, grpc::InsecureChannelCredentials(), args);
   impl_->stub = SpiffeWorkloadAPI::NewStub(impl_->channel);
 }
 
 WorkloadClient::~WorkloadClient() {
-  std::unique_lock lock(impl_->mutex);
-  for (auto* context : impl_->active) context->TryCancel();
-  // Bounded: a cancelled call finishes promptly; never hang the exit on gRPC.
-  if (!impl_->idle.wait_for(lock, std::chrono::seconds(3), [&] { return impl_->active.empty(); })) {
+  auto& registry = *impl_->registry;
+  std::unique_lock lock(registry.mutex);
+  registry.closed = true;  // from here on no reaction posts to the executor
+  for (auto* context : registry.active) context->TryCancel();
+  // Bounded: a cancelled call finishes promptly; never hang the exit on gRPC. A call that is
+  // still running afterwards co-owns the registry, so its late reactions stay safe.
+  if (!registry.idle.wait_for(lock, std::chrono::seconds(3), [&] { return registry.active.empty(); })) {
     log::warn("gRPC calls to the Workload API did not finish at shutdown");
   }
 }
 
 std::unique_ptr<X509SvidStream> WorkloadClient::open_x509_stream() {
-  return std::make_unique<X509StreamImpl>(*impl_, executor_);
+  return std::make_unique<X509StreamImpl>(*impl_);
 }
 
 asio::awaitable<Result<std::vector<RawX509Svid>>> WorkloadClient::fetch_x509_once(

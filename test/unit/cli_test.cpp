@@ -118,6 +118,8 @@ TEST_CASE("help and version print to stdout and exit 0") {
 TEST_CASE("bad input is a one-line usage error naming what is wrong") {
   check_usage_error(parse({}), "ubcommand");
   check_usage_error(parse({"no-such-command"}), "no-such-command");
+  check_usage_error(parse({"--log-level", "verbose", "x509-credential-process"}), "--log-level");
+  check_usage_error(parse({"--debug", "nope"}), "unknown command 'nope'");
   check_usage_error(parse({"x509-credential-process"}), "--trust-anchor-arn is required");
   check_usage_error(parse({"x509-credential-process", "--trust-anchor-arn", kTa, "--profile-arn", kProfile}),
                     "--role-arn is required");
@@ -134,6 +136,7 @@ TEST_CASE("bad input is a one-line usage error naming what is wrong") {
   check_usage_error(parse(base({"--region", "nowhere"})), "--region");
   check_usage_error(parse(base({"--timeout", "0"})), "--timeout");
   check_usage_error(parse(base({"--endpoint", "ftp://x"})), "--endpoint");
+  check_usage_error(parse(base({"--endpoint", "http://rolesanywhere.example.com"})), "loopback");
   check_usage_error(parse(base({"--spiffe-id", "web"})), "--spiffe-id");
   check_usage_error(parse(base({"--log-level", "loud"})), "--log-level");
   check_usage_error(parse(base({"--log-format", "xml"})), "--log-format");

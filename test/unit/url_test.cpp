@@ -24,12 +24,19 @@ TEST_CASE("endpoint URLs") {
   CHECK(c->base_path == "/prefix");
 
   CHECK(net::parse_url("https://h:443")->host_header() == "h");
+  // Plain http is for local testing only.
+  CHECK(net::parse_url("http://localhost:8080").has_value());
+  CHECK(net::parse_url("http://[::1]:8080").has_value());
+  CHECK(net::parse_url("http://127.0.0.2").has_value());
+  CHECK(net::parse_url("https://h/a-b/c_d.e~f")->base_path == "/a-b/c_d.e~f");
 }
 
 TEST_CASE("bad endpoint URLs are refused") {
   for (const char* bad : {"ftp://h", "rolesanywhere.amazonaws.com", "https://", "https://u@h", "https://h:0",
                           "https://h:99999", "https://h:x", "https://h?x=1", "https://h#f", "https://[::1",
-                          "https://h h"}) {
+                          "https://h h", "https://1::2:443", "https://[nothex]:1", "http://example.com",
+                          "http://10.0.0.1:80", "https://h/a b", "https://h/a/../b", "https://h//x",
+                          "https://h/%2e", "https://h/a\r\nX: y"}) {
     CAPTURE(bad);
     CHECK_FALSE(net::parse_url(bad).has_value());
   }
