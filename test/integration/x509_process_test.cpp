@@ -250,6 +250,14 @@ TEST_CASE("Roles Anywhere failures give a clear error, a non-zero exit and an em
     CHECK(parse_object(records[0]).at("headers").as_object().at("authorization") !=
           parse_object(records[1]).at("headers").as_object().at("authorization"));
   }
+  SUBCASE("connections dropped before the TLS handshake are retried") {
+    StandIn standin(f.pki.root_pem(), {{"--drop-connections", "2"}});
+    auto r = run(f.args(standin));
+    CAPTURE(r.err);
+    CHECK(r.exit_code == 0);
+    CHECK(r.err.find("TLS handshake") != std::string::npos);  // the retries were logged
+    CHECK(standin.records().size() == 1);
+  }
   SUBCASE("429 throttling is retried") {
     StandIn standin(f.pki.root_pem(), {{"--fail", "429"}});
     CHECK(run(f.args(standin)).exit_code == 0);

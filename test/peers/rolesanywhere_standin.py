@@ -451,6 +451,7 @@ class StandInServer(http.server.ThreadingHTTPServer):
         self.lock = threading.Lock()
         self.stopping = threading.Event()
         self.fail_codes = list(args.fail)
+        self.drops_left = args.drop_connections
         self.record_file = open(args.record, "a", encoding="utf-8") if args.record else None
 
     def server_bind(self):
@@ -463,6 +464,14 @@ class StandInServer(http.server.ThreadingHTTPServer):
         # A response is two writes (headers, then body): without TCP_NODELAY, Nagle holds the
         # second until the client's delayed ACK (~40 ms), which would distort latency figures.
         request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with self.lock:
+            drop = self.drops_left > 0
+            self.drops_left -= drop
+        if drop:
+            # A load balancer or restart dropping the connection before the TLS handshake.
+            log(f"dropping connection from {client_address[0]} (--drop-connections)")
+            request.close()
+            return
         if self.ssl_ctx is not None:
             request.settimeout(10)
             try:
@@ -707,6 +716,8 @@ def parse_args(argv=None):
     p.add_argument("--tls-dir", help="where ca.pem, server.pem, server-key.pem are written "
                                      "(required unless --plain-http)")
     p.add_argument("--plain-http", action="store_true")
+    p.add_argument("--drop-connections", type=int, default=0,
+                   help="close the first N connections at once, before any TLS handshake")
     p.add_argument("--server-name", default="localhost",
                    help="the name in the server certificate (default localhost, plus 127.0.0.1 and ::1)")
     p.add_argument("--host", default="127.0.0.1")
