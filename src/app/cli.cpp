@@ -10,6 +10,7 @@
 
 #include "aws/arn.hpp"
 #include "spiffe/address.hpp"
+#include "util/strings.hpp"
 
 namespace awh::app {
 namespace {
@@ -25,8 +26,7 @@ struct Raw {
 };
 
 Result<int> parse_int(std::string_view flag, const std::string& text) {
-  if (text.empty() || text.size() > 9 ||
-      !std::all_of(text.begin(), text.end(), [](unsigned char c) { return std::isdigit(c); })) {
+  if (text.size() > 9 || !util::all_digits(text)) {
     return make_error(errc::usage, fmt::format("{}: '{}' is not a whole number of seconds", flag, text));
   }
   return std::stoi(text);

@@ -6,12 +6,10 @@
 #include <cctype>
 #include <vector>
 
+#include "util/strings.hpp"
+
 namespace awh::aws {
 namespace {
-
-bool all_digits(std::string_view s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c); });
-}
 
 Error arn_error(std::string_view flag, std::string_view what) {
   return make_error(errc::usage, fmt::format("{}: {}", flag, what));
@@ -30,7 +28,7 @@ Result<Arn> parse_rolesanywhere_arn(std::string_view text, std::string_view flag
   if (!valid_region(arn->region)) {
     return arn_error(flag, fmt::format("'{}' is not a valid region", arn->region));
   }
-  if (arn->account.size() != 12 || !all_digits(arn->account)) {
+  if (arn->account.size() != 12 || !util::all_digits(arn->account)) {
     return arn_error(flag, "the account ID must be 12 digits");
   }
   const std::string prefix = std::string(kind) + "/";
@@ -53,7 +51,7 @@ bool valid_region(std::string_view region) {
     if (part.empty()) return false;
     const bool last = end == region.size();
     if (last) {
-      if (!all_digits(part)) return false;
+      if (!util::all_digits(part)) return false;
     } else if (!std::all_of(part.begin(), part.end(),
                             [](unsigned char c) { return std::islower(c); })) {
       return false;
@@ -109,7 +107,7 @@ Result<Arn> parse_role_arn(std::string_view text, std::string_view flag) {
                                        arn->service));
   }
   if (!arn->region.empty()) return arn_error(flag, "an IAM role ARN has no region");
-  if (arn->account.size() != 12 || !all_digits(arn->account)) {
+  if (arn->account.size() != 12 || !util::all_digits(arn->account)) {
     return arn_error(flag, "the account ID must be 12 digits");
   }
   if (arn->resource.rfind("role/", 0) != 0 || arn->resource.size() == 5) {

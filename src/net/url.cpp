@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "util/strings.hpp"
+
 namespace awh::net {
 namespace {
 
@@ -75,9 +77,7 @@ Result<Url> parse_url(std::string_view text) {
                "credentials would otherwise cross the network in clear text");
   }
   if (!port.empty() || authority.find(':') != std::string_view::npos) {
-    if (port.empty() || port.size() > 5 ||
-        !std::all_of(port.begin(), port.end(), [](unsigned char c) { return std::isdigit(c); }) ||
-        std::stoul(std::string(port)) == 0 || std::stoul(std::string(port)) > 65535) {
+    if (!util::parse_port(port)) {
       return bad("invalid port");
     }
     url.port = std::string(port);

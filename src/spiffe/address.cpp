@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "util/strings.hpp"
+
 namespace awh::spiffe {
 
 Result<std::string> workload_api_target(std::string_view address, std::string_view source) {
@@ -56,9 +58,7 @@ Result<std::string> workload_api_target(std::string_view address, std::string_vi
       host = rest.substr(0, colon);
       port = rest.substr(colon + 1);
     }
-    if (port.empty() || port.size() > 5 ||
-        !std::all_of(port.begin(), port.end(), [](unsigned char c) { return std::isdigit(c); }) ||
-        std::stoul(std::string(port)) == 0 || std::stoul(std::string(port)) > 65535) {
+    if (!util::parse_port(port)) {
       return bad("invalid port");
     }
     boost::system::error_code ec;
