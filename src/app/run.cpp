@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <exception>
 
@@ -71,19 +72,22 @@ class Watchdog {
 asio::awaitable<Result<std::vector<spiffe::RawX509Svid>>> fetch_x509_with_retry(
     spiffe::WorkloadClient& client, Clock::time_point deadline) {
   const util::BackoffPolicy policy{std::chrono::milliseconds(100), std::chrono::milliseconds(2000)};
+  std::optional<Error> last;  // the last real failure, not "no answer in time"
   for (int attempt = 0;; ++attempt) {
     auto svids = co_await client.fetch_x509_once(deadline);
     if (svids || !svids.error().retryable()) co_return svids;
+    if (svids.error().code != errc::timeout || !last) last = svids.error();
     // Keep trying until --timeout is spent: the last wait is cut short so that one more
-    // attempt fits before the deadline.
+    // attempt fits before the deadline. When it runs out, report the failure that kept us
+    // from succeeding (an attempt cut off by the deadline says less than the one before it).
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    const auto delay = std::min(util::backoff_delay(policy, attempt, util::random_uniform01()),
-                                left - std::chrono::milliseconds(50));
     if (left < std::chrono::milliseconds(100)) {
-      auto error = svids.error();
+      auto error = *last;
       error.message += " (gave up when --timeout ran out)";
       co_return error;
     }
+    const auto delay = std::min(util::backoff_delay(policy, attempt, util::random_uniform01()),
+                                left - std::chrono::milliseconds(50));
     log::warn("{}; retrying in {} ms", svids.error().message, delay.count());
     asio::steady_timer timer(co_await asio::this_coro::executor, delay);
     co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));

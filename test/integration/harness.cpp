@@ -207,7 +207,8 @@ StandIn::StandIn(const std::string& trust_anchor_pem, StandInOptions options) : 
   record_path_ = dir_.file("requests.jsonl");
   ca_path_ = dir_.file("tls/ca.pem");
   std::vector<std::string> argv{"python3", source_root() + "/test/peers/rolesanywhere_standin.py",
-                                "--trust-anchor", anchor, "--record", record_path_, "--tls-dir", dir_.file("tls")};
+                                "--trust-anchor", anchor, "--record", record_path_, "--tls-dir", dir_.file("tls"),
+                                "--log", dir_.file("standin.log")};
   if (plain_) argv.push_back("--plain-http");
   argv.insert(argv.end(), options.extra.begin(), options.extra.end());
   child_ = std::make_unique<Child>(argv);

@@ -203,14 +203,14 @@ TEST_CASE("PERMISSION_DENIED (no identity yet) and UNAVAILABLE are retried; INVA
     auto r = run(f.args(standin));
     check_failure(r, "INVALID_ARGUMENT");
     CHECK(f.agent.calls() == 1);
-    CHECK(r.elapsed < seconds(10));
+    CHECK(r.elapsed < seconds(20));  // bounded, with room for a loaded machine
   }
   SUBCASE("no identity at all: fails when --timeout runs out") {
     f.agent.set_no_identity(true);
     auto r = run(f.args(standin, {"--timeout", "2"}));
     check_failure(r, "gave up when --timeout ran out");
     CHECK(r.elapsed >= milliseconds(1500));
-    CHECK(r.elapsed < seconds(10));
+    CHECK(r.elapsed < seconds(20));  // bounded, with room for a loaded machine
   }
   CHECK(f.agent.rejected_without_header() == 0);
 }
@@ -224,7 +224,7 @@ TEST_CASE("a missing agent socket fails within --timeout") {
   check_failure(r, "unavailable");
   CHECK(r.err.find("missing.sock") != std::string::npos);
   CHECK(r.elapsed >= milliseconds(1500));
-  CHECK(r.elapsed < seconds(10));
+  CHECK(r.elapsed < seconds(20));  // bounded, with room for a loaded machine
 }
 
 TEST_CASE("Roles Anywhere failures give a clear error, a non-zero exit and an empty stdout") {
@@ -285,7 +285,7 @@ TEST_CASE("Roles Anywhere failures give a clear error, a non-zero exit and an em
     StandIn standin(f.pki.root_pem(), {{"--mode", "hang"}});
     auto r = run(f.args(standin, {"--timeout", "3"}));
     check_failure(r, "timed out");
-    CHECK(r.elapsed < seconds(10));
+    CHECK(r.elapsed < seconds(20));  // bounded, with room for a loaded machine
   }
   SUBCASE("a certificate from another trust domain is rejected by the stand-in") {
     testpeers::TestPki other("other.org");

@@ -66,8 +66,11 @@ AMZ_DATE_RE = re.compile(r"\d{8}T\d{6}Z")
 SESSION_NAME_RE = re.compile(r"[A-Za-z0-9+=,.@_-]{2,64}")
 
 
+LOG_FILE = sys.stderr  # --log FILE redirects it, so test runs keep their output readable
+
+
 def log(msg: str) -> None:
-    print(f"[rolesanywhere-standin] {msg}", file=sys.stderr, flush=True)
+    print(f"[rolesanywhere-standin] {msg}", file=LOG_FILE, flush=True)
 
 
 @dataclass
@@ -729,6 +732,7 @@ def parse_args(argv=None):
     p.add_argument("--mode", default="ok",
                    choices=["ok", "deny", "malformed", "hang", "missing-fields", "huge"])
     p.add_argument("--record", help="append one JSON line per request to this file")
+    p.add_argument("--log", help="write the log to this file instead of stderr")
     args = p.parse_args(argv)
     if not args.plain_http and not args.tls_dir:
         p.error("--tls-dir is required unless --plain-http")
@@ -742,7 +746,10 @@ def parse_args(argv=None):
 
 
 def main(argv=None) -> int:
+    global LOG_FILE
     args = parse_args(argv)
+    if args.log:
+        LOG_FILE = open(args.log, "a", encoding="utf-8")
     try:
         anchors = load_pem_certs(args.trust_anchor)
     except (OSError, ValueError) as e:
