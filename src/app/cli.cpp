@@ -23,6 +23,10 @@ struct Raw {
   std::string log_level = "info";
   std::string log_format = "text";
   bool debug = false;
+  std::string credentials_path;
+  std::string profile = "default";
+  bool force = false;
+  bool replace = false;
 };
 
 Result<int> parse_int(std::string_view flag, const std::string& text) {
@@ -57,6 +61,26 @@ void add_x509(CLI::App& cmd, Raw& raw) {
   cmd.add_option("--ca-bundle", raw.ca_bundle,
                  "PEM file of CAs to trust for the endpoint (default $AWS_CA_BUNDLE, else the system store)");
   cmd.add_option("--timeout", raw.timeout, "Give up after this many seconds (default 30)");
+}
+
+void add_file(CLI::App& cmd, Raw& raw) {
+  cmd.add_option("--aws-credentials-path", raw.credentials_path, "The AWS credentials file to write")->required();
+  cmd.add_option("--profile", raw.profile, "The profile to write in it (default 'default')");
+  cmd.add_flag("--force", raw.force, "Overwrite the file if it can't be parsed (other profiles in it are lost)");
+  cmd.add_flag("--replace", raw.replace, "Write only our profile, dropping everything else in the file");
+}
+
+Result<creds::FileTarget> validate_file(const Raw& raw) {
+  if (raw.credentials_path.empty()) return make_error(errc::usage, "--aws-credentials-path: the path is empty");
+  if (raw.credentials_path.back() == '/') {
+    return make_error(errc::usage, fmt::format("--aws-credentials-path: '{}' names a directory, not a file",
+                                               raw.credentials_path));
+  }
+  if (!valid_profile_name(raw.profile)) {
+    return make_error(errc::usage, fmt::format("--profile: {:?} is not a usable profile name (no brackets, "
+                                               "control characters or surrounding spaces)", raw.profile));
+  }
+  return creds::FileTarget{raw.credentials_path, raw.profile, raw.force, raw.replace};
 }
 
 Result<Options> validate(const Raw& raw, const Getenv& getenv) {
@@ -169,6 +193,16 @@ std::vector<std::string> hoist_logging_flags(const std::vector<std::string>& arg
 
 }  // namespace
 
+bool valid_profile_name(std::string_view name) {
+  if (name.empty() || name.size() > 256) return false;
+  if (std::isspace(static_cast<unsigned char>(name.front())) || std::isspace(static_cast<unsigned char>(name.back()))) {
+    return false;
+  }
+  return std::none_of(name.begin(), name.end(), [](unsigned char c) {
+    return c == '[' || c == ']' || c < 0x20 || c == 0x7f;
+  });
+}
+
 bool valid_role_session_name(std::string_view name) {
   return name.size() >= 2 && name.size() <= 64 &&
          std::all_of(name.begin(), name.end(), [](unsigned char c) {
@@ -183,15 +217,31 @@ CliOutcome parse_cli(const std::vector<std::string>& args, const Getenv& getenv)
   app.require_subcommand(1, 1);
   app.footer("Logging flags (--debug, --log-level, --log-format) may also come before the command.");
   Raw raw;
-  auto* x509_process = app.add_subcommand(
-      "x509-credential-process",
-      "Exchange the X.509-SVID for AWS credentials with IAM Roles Anywhere and print them as "
-      "credential_process JSON");
-  // Like the Go tool's flag parser: a repeated flag takes its last value.
-  x509_process->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
-  x509_process->set_version_flag("--version", std::string(kProgram) + " " AWH_VERSION);
-  add_x509(*x509_process, raw);
-  add_common(*x509_process, raw);
+  struct CommandSpec {
+    const char* name;
+    Command command;
+    bool file;
+    const char* description;
+  };
+  static constexpr CommandSpec kCommands[] = {
+      {"x509-credential-process", Command::x509_credential_process, false,
+       "Exchange the X.509-SVID for AWS credentials with IAM Roles Anywhere and print them as "
+       "credential_process JSON"},
+      {"x509-credential-file", Command::x509_credential_file, true,
+       "Keep a profile in an AWS credentials file fresh: a daemon that renews at half-life, when the "
+       "X.509-SVID rotates and on SIGHUP"},
+      {"x509-credential-file-oneshot", Command::x509_credential_file_oneshot, true,
+       "Exchange the X.509-SVID once and write the credentials to a profile in an AWS credentials file"},
+  };
+  for (const auto& spec : kCommands) {
+    auto* cmd = app.add_subcommand(spec.name, spec.description);
+    // Like the Go tool's flag parser: a repeated flag takes its last value.
+    cmd->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+    cmd->set_version_flag("--version", std::string(kProgram) + " " AWH_VERSION);
+    add_x509(*cmd, raw);
+    if (spec.file) add_file(*cmd, raw);
+    add_common(*cmd, raw);
+  }
 
   CliOutcome outcome;
   const std::vector<std::string> ordered = hoist_logging_flags(args);
@@ -224,14 +274,25 @@ CliOutcome parse_cli(const std::vector<std::string>& args, const Getenv& getenv)
     return outcome;
   }
 
+  const std::string command_name = app.get_subcommands().front()->get_name();
+  const auto& spec = *std::find_if(std::begin(kCommands), std::end(kCommands),
+                                   [&](const CommandSpec& c) { return command_name == c.name; });
   auto options = validate(raw, getenv);
+  if (options && spec.file) {
+    auto file = validate_file(raw);
+    if (file) {
+      options->file = std::move(*file);
+    } else {
+      options = file.error();
+    }
+  }
   if (!options) {
     outcome.exit_code = 2;
     outcome.err = fmt::format("{}: error: {} (see '{} {} --help')\n", kProgram, options.error().message,
-                              kProgram, app.get_subcommands().front()->get_name());
+                              kProgram, command_name);
     return outcome;
   }
-  options->command = Command::x509_credential_process;
+  options->command = spec.command;
   outcome.options = std::move(*options);
   return outcome;
 }

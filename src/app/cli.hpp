@@ -26,6 +26,10 @@ using Getenv = std::function<std::optional<std::string>(const char*)>;
 // `args` excludes the program name.
 CliOutcome parse_cli(const std::vector<std::string>& args, const Getenv& getenv);
 
+// Credentials-file profile names: non-empty, no brackets or control characters, no surrounding
+// whitespace (it becomes a `[name]` section header).
+bool valid_profile_name(std::string_view name);
+
 // Role session names (IAM): 2..64 characters of [A-Za-z0-9+=,.@_-].
 bool valid_role_session_name(std::string_view name);
 

@@ -6,13 +6,15 @@
 #include <string>
 
 #include "aws/rolesanywhere.hpp"
+#include "creds/file_sink.hpp"
 #include "net/url.hpp"
 #include "spiffe/svid.hpp"
 #include "util/log.hpp"
 
 namespace awh::app {
 
-enum class Command { x509_credential_process };
+enum class Command { x509_credential_process, x509_credential_file, x509_credential_file_oneshot };
+
 
 struct Options {
   Command command = Command::x509_credential_process;
@@ -24,7 +26,8 @@ struct Options {
   std::string workload_api_target;   // gRPC target, translated from the address
   spiffe::Selector selector;
   std::string ca_bundle;             // PEM path; empty: system trust store
-  std::chrono::seconds timeout{30};
+  std::chrono::seconds timeout{30};  // one-shot: the whole run; daemon: each exchange
+  creds::FileTarget file;            // the file modes only
 };
 
 }  // namespace awh::app

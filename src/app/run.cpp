@@ -16,8 +16,10 @@
 #include <thread>
 #include <exception>
 
-#include "aws/rolesanywhere_client.hpp"
+#include "app/daemon.hpp"
+#include "app/pipeline.hpp"
 #include "creds/credentials.hpp"
+#include "creds/file_sink.hpp"
 #include "net/http_client.hpp"
 #include "spiffe/workload_client.hpp"
 #include "util/backoff.hpp"
@@ -94,20 +96,27 @@ asio::awaitable<Result<std::vector<spiffe::RawX509Svid>>> fetch_x509_with_retry(
   }
 }
 
-Result<spiffe::X509Svid> choose_svid(const std::vector<spiffe::RawX509Svid>& svids,
-                                     const spiffe::Selector& selector) {
-  auto index = spiffe::select_svid(svids, selector);
-  if (!index) return index.error();
-  if (selector.empty() && svids.size() > 1) {
-    log::info("the Workload API returned {} SVIDs; using the first, {} (select with --hint or --spiffe-id)",
-              svids.size(), svids[*index].spiffe_id);
-  }
-  return spiffe::parse_x509_svid(svids[*index]);
+// Writes the credential_process JSON to stdout: all of it, or an error.
+bool print_json(const creds::Credentials& credentials) {
+  std::string json = creds::credential_process_json(credentials);
+  json.push_back('\n');
+  const bool written = std::fwrite(json.data(), 1, json.size(), stdout) == json.size() && std::fflush(stdout) == 0;
+  OPENSSL_cleanse(json.data(), json.size());
+  if (!written) log::error("cannot write the credentials to stdout");
+  return written;
 }
 
-asio::awaitable<int> x509_credential_process(const Options& options, spiffe::WorkloadClient& workload,
-                                             Watchdog& watchdog) {
+// x509-credential-process and x509-credential-file-oneshot: one SVID, one exchange, one output.
+asio::awaitable<int> x509_once(const Options& options, spiffe::WorkloadClient& workload, Watchdog& watchdog) {
   const auto deadline = Clock::now() + options.timeout;
+  const bool to_file = options.command == Command::x509_credential_file_oneshot;
+  if (to_file) {
+    // Fail on a file we could never write before asking anyone for credentials.
+    if (auto ready = creds::preflight(options.file); !ready) {
+      log::error("{}", ready.error().message);
+      co_return 1;
+    }
+  }
   auto http = net::HttpClient::create(net::ClientOptions{options.ca_bundle});
   if (!http) {
     log::error("{}", http.error().message);
@@ -124,41 +133,34 @@ asio::awaitable<int> x509_credential_process(const Options& options, spiffe::Wor
     log::error("cannot use the X.509-SVID: {}", svid.error().message);
     co_return 1;
   }
-  log::debug("using X.509-SVID {} (serial {}, {} intermediate(s))", svid->spiffe_id, svid->serial_decimal,
-             svid->intermediates_der.size());
-
-  aws::SigningIdentity identity{svid->key.get(), svid->leaf_der, svid->intermediates_der,
-                                svid->serial_decimal};
-  auto credentials = co_await aws::create_session(**http, options.endpoint, options.session, identity,
-                                                  aws::RetryPolicy{}, deadline);
+  auto credentials = co_await exchange_x509(**http, options, *svid, deadline);
   if (!credentials) {
     log::error("{}", credentials.error().message);
     co_return 1;
   }
-  log::debug("received credentials {} expiring {}", credentials->access_key_id, credentials->expiration);
 
   watchdog.start_output();
-  std::string json = creds::credential_process_json(*credentials);
-  json.push_back('\n');
-  const bool written = std::fwrite(json.data(), 1, json.size(), stdout) == json.size() &&
-                       std::fflush(stdout) == 0;
-  OPENSSL_cleanse(json.data(), json.size());
-  if (!written) {
-    log::error("cannot write the credentials to stdout");
+  if (!to_file) co_return print_json(*credentials) ? 0 : 1;
+  if (auto written = creds::write_credentials(options.file, *credentials); !written) {
+    log::error("{}", written.error().message);
     co_return 1;
   }
+  log::info("wrote credentials for X.509-SVID {} (serial {}) to profile [{}] of {}; they expire at {}",
+            svid->spiffe_id, svid->serial_decimal, options.file.profile, options.file.path,
+            credentials->expiration);
   co_return 0;
 }
 
 }  // namespace
 
 int run(const Options& options) {
+  if (options.command == Command::x509_credential_file) return run_daemon(options);
   asio::io_context io(1);
   int exit_code = 1;
   Watchdog watchdog(options.timeout + std::chrono::seconds(2));
   {
     spiffe::WorkloadClient workload(io.get_executor(), options.workload_api_target);
-    asio::co_spawn(io, x509_credential_process(options, workload, watchdog),
+    asio::co_spawn(io, x509_once(options, workload, watchdog),
                    [&](std::exception_ptr e, int code) {
                      if (e) {
                        try {

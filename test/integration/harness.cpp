@@ -43,7 +43,7 @@ std::vector<std::string> make_env(const std::map<std::string, std::string>& over
 
 // Spawns argv with stdout and stderr on pipes (stderr may be /dev/null when err_fd is null).
 pid_t spawn(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
-            int* out_fd, int* err_fd) {
+            int* out_fd, int* err_fd, const std::string& err_path = {}) {
   int out_pipe[2];
   int err_pipe[2] = {-1, -1};
   if (pipe2(out_pipe, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
@@ -54,6 +54,8 @@ pid_t spawn(const std::vector<std::string>& argv, const std::map<std::string, st
   posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
   if (err_fd != nullptr) {
     posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
+  } else if (!err_path.empty()) {
+    posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
   }
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
@@ -160,8 +162,21 @@ RunResult run(const std::vector<std::string>& argv, const std::map<std::string, 
   return result;
 }
 
-Child::Child(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env) {
-  pid_ = spawn(argv, env, &out_fd_, nullptr);
+Child::Child(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
+             const std::string& stderr_path) {
+  pid_ = spawn(argv, env, &out_fd_, nullptr, stderr_path);
+}
+
+void Child::signal(int sig) {
+  if (!exited_ && pid_ > 0) kill(pid_, sig);
+}
+
+std::optional<int> Child::wait(std::chrono::milliseconds timeout) {
+  if (!exited_) {
+    if (!wait_exit(pid_, &status_, Clock::now() + timeout)) return std::nullopt;
+    exited_ = true;
+  }
+  return exit_code_of(status_);
 }
 
 Child::~Child() {
@@ -208,7 +223,7 @@ StandIn::StandIn(const std::string& trust_anchor_pem, StandInOptions options) : 
   ca_path_ = dir_.file("tls/ca.pem");
   std::vector<std::string> argv{"python3", source_root() + "/test/peers/rolesanywhere_standin.py",
                                 "--trust-anchor", anchor, "--record", record_path_, "--tls-dir", dir_.file("tls"),
-                                "--log", dir_.file("standin.log")};
+                                "--log", dir_.file("standin.log"), "--control", dir_.file("control")};
   if (plain_) argv.push_back("--plain-http");
   argv.insert(argv.end(), options.extra.begin(), options.extra.end());
   child_ = std::make_unique<Child>(argv);
@@ -216,6 +231,13 @@ StandIn::StandIn(const std::string& trust_anchor_pem, StandInOptions options) : 
   if (!line || line->rfind("PORT ", 0) != 0) throw std::runtime_error("the Roles Anywhere stand-in did not start");
   port_ = std::stoi(line->substr(5));
 }
+
+void StandIn::fail_next(const std::string& statuses) {
+  write_file(dir_.file("control"), "fail " + statuses + "\n");
+  child_->signal(SIGUSR1);
+}
+
+std::string StandIn::log() const { return read_file(dir_.file("standin.log")); }
 
 std::string StandIn::endpoint() const {
   return plain_ ? "http://127.0.0.1:" + std::to_string(port_) : "https://localhost:" + std::to_string(port_);

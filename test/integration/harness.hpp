@@ -44,7 +44,9 @@ RunResult run(const std::vector<std::string>& argv, const std::map<std::string, 
 // A running child whose stdout is readable line by line.
 class Child {
  public:
-  Child(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env = {});
+  // stderr goes to `stderr_path` (appended) when given, else it is inherited.
+  Child(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env = {},
+        const std::string& stderr_path = {});
   ~Child();  // SIGTERM, then SIGKILL after 3 s
   Child(const Child&) = delete;
   Child& operator=(const Child&) = delete;
@@ -52,6 +54,9 @@ class Child {
   std::optional<std::string> read_line(std::chrono::milliseconds timeout);
   // Sends SIGTERM and waits (bounded); returns the exit code (-1 if it had to be killed).
   int stop();
+  void signal(int sig);
+  // Waits for the child to exit on its own; its exit code, or nullopt on timeout.
+  std::optional<int> wait(std::chrono::milliseconds timeout);
   pid_t pid() const { return pid_; }
 
  private:
@@ -76,6 +81,9 @@ class StandIn {
   const std::string& ca_pem_path() const { return ca_path_; }
   // One JSON object (as text) per request received so far.
   std::vector<std::string> records() const;
+  // The next valid requests fail with these statuses, e.g. "503,503,503" (a brief outage).
+  void fail_next(const std::string& statuses);
+  std::string log() const;  // what the stand-in logged so far
 
  private:
   TempDir dir_;

@@ -5,81 +5,15 @@
 #include <algorithm>
 #include <optional>
 
-#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
-#include "fake_workload_api.hpp"
-#include "harness.hpp"
-#include "test_pki.hpp"
+#include "fixture.hpp"
 
 using namespace awh;
 using namespace awh::itest;
 using testpeers::KeyKind;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
-
-namespace {
-
-const std::string kTrustAnchorArn = "arn:aws:rolesanywhere:us-east-1:123456789012:trust-anchor/6c1e9d3b-2f4a";
-const std::string kProfileArn = "arn:aws:rolesanywhere:us-east-1:123456789012:profile/0f2bd9a0-5a59";
-const std::string kRoleArn = "arn:aws:iam::123456789012:role/path/Example+Role=Test";
-
-struct Fixture {
-  TempDir dir;
-  testpeers::TestPki pki;
-  testpeers::FakeWorkloadApi agent{dir.file("agent.sock")};
-
-  testpeers::IssuedSvid serve(KeyKind kind = KeyKind::p256, bool intermediate = true,
-                              const std::string& id = "spiffe://example.org/workload") {
-    auto issued = pki.issue(id, kind, intermediate);
-    agent.set_svids({{issued.spiffe_id, issued.chain_der, issued.key_pkcs8_der, pki.root_der(), ""}});
-    return issued;
-  }
-
-  std::vector<std::string> args(const StandIn& standin, std::vector<std::string> extra = {}) const {
-    std::vector<std::string> a{binary_path(),       "x509-credential-process",
-                               "--trust-anchor-arn", kTrustAnchorArn,
-                               "--profile-arn",      kProfileArn,
-                               "--role-arn",         kRoleArn,
-                               "--workload-api-addr", "unix://" + dir.file("agent.sock"),
-                               "--endpoint",         standin.endpoint(),
-                               "--ca-bundle",        standin.ca_pem_path(),
-                               "--timeout",          "20"};
-    a.insert(a.end(), extra.begin(), extra.end());
-    return a;
-  }
-};
-
-boost::json::object parse_object(const std::string& text) {
-  boost::system::error_code ec;
-  auto v = boost::json::parse(text, ec);
-  REQUIRE_MESSAGE(!ec, "not JSON: ", text);
-  REQUIRE(v.is_object());
-  return v.as_object();
-}
-
-// Replaces the value of `flag` in `args`, or removes flag and value when `value` is nullopt.
-void set_flag(std::vector<std::string>& args, const std::string& flag, std::optional<std::string> value) {
-  const auto it = std::find(args.begin(), args.end(), flag);
-  REQUIRE(it != args.end());
-  if (value) {
-    *(it + 1) = *value;
-  } else {
-    args.erase(it, it + 2);
-  }
-}
-
-std::string str(const boost::json::value& v) { return std::string(v.as_string()); }
-
-// A failure: non-zero exit, nothing on stdout, one clear line on stderr containing `needle`.
-void check_failure(const RunResult& r, const std::string& needle, int code = 1) {
-  CAPTURE(r.err);
-  CHECK(r.exit_code == code);
-  CHECK(r.out.empty());
-  CHECK(r.err.find(needle) != std::string::npos);
-}
-
-}  // namespace
 
 TEST_CASE("credential_process JSON for RSA, P-256 and P-384 leaves, with and without intermediate") {
   Fixture f;

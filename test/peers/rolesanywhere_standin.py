@@ -28,6 +28,7 @@ import ssl
 import string
 import sys
 import threading
+import time
 import urllib.parse
 import uuid
 from dataclasses import dataclass
@@ -641,7 +642,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def _record_entry(self, info, ok, error, status, credentials):
         keys = ("method", "path", "query", "headers", "body", "serial", "algorithm",
                 "signed_headers", "has_chain", "chain_len")
-        entry = {"ok": ok, "error": error, "status": status}
+        entry = {"ok": ok, "error": error, "status": status, "time": time.time()}
         entry.update({k: info[k] for k in keys})
         entry["credentials"] = credentials
         entry["detail"] = info.get("detail")
@@ -733,6 +734,8 @@ def parse_args(argv=None):
                    choices=["ok", "deny", "malformed", "hang", "missing-fields", "huge"])
     p.add_argument("--record", help="append one JSON line per request to this file")
     p.add_argument("--log", help="write the log to this file instead of stderr")
+    p.add_argument("--control", help="on SIGUSR1, read commands from this file: "
+                   "'fail <status>,<status>...' makes the next valid requests fail")
     args = p.parse_args(argv)
     if not args.plain_http and not args.tls_dir:
         p.error("--tls-dir is required unless --plain-http")
@@ -743,6 +746,26 @@ def parse_args(argv=None):
     if any(not 400 <= c <= 599 for c in args.fail):
         p.error("--fail: statuses must be 400..599")
     return args
+
+
+def apply_control(server, path: str) -> None:
+    """Test control while running (--control): e.g. 'fail 503,503,503' fails the next three
+    valid requests, as a brief outage would."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    except OSError as e:
+        log(f"cannot read --control {path}: {e}")
+        return
+    for line in lines:
+        words = line.split()
+        if len(words) == 2 and words[0] == "fail":
+            codes = [int(c) for c in words[1].split(",") if c]
+            with server.lock:
+                server.fail_codes.extend(codes)
+            log(f"control: failing the next {len(codes)} request(s) with {codes}")
+        elif words:
+            log(f"control: unknown command {line!r}")
 
 
 def main(argv=None) -> int:
@@ -771,6 +794,8 @@ def main(argv=None) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
+    if args.control:
+        signal.signal(signal.SIGUSR1, lambda *_: apply_control(server, args.control))
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
                      daemon=True).start()
     print(f"PORT {server.server_address[1]}", flush=True)

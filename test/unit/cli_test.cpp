@@ -154,3 +154,46 @@ TEST_CASE("bad input is a one-line usage error naming what is wrong") {
                            "arn:aws:rolesanywhere:eu-west-1:123456789012:profile/p", "--role-arn", kRole}),
                     "same region");
 }
+
+TEST_CASE("the credentials-file commands take the file flags") {
+  for (const char* command : {"x509-credential-file", "x509-credential-file-oneshot"}) {
+    CAPTURE(command);
+    auto args = base({"--aws-credentials-path", "/home/u/.aws/credentials"});
+    args.front() = command;
+    auto o = parse(args);
+    REQUIRE_MESSAGE(o.options.has_value(), o.err);
+    CHECK(o.options->command == (std::string(command) == "x509-credential-file"
+                                     ? app::Command::x509_credential_file
+                                     : app::Command::x509_credential_file_oneshot));
+    CHECK(o.options->file.path == "/home/u/.aws/credentials");
+    CHECK(o.options->file.profile == "default");
+    CHECK_FALSE(o.options->file.force);
+    CHECK_FALSE(o.options->file.replace);
+
+    args.insert(args.end(), {"--profile", "work load", "--force", "--replace"});
+    o = parse(args);
+    REQUIRE_MESSAGE(o.options.has_value(), o.err);
+    CHECK(o.options->file.profile == "work load");
+    CHECK(o.options->file.force);
+    CHECK(o.options->file.replace);
+
+    auto without_path = base();
+    without_path.front() = command;
+    check_usage_error(parse(without_path), "--aws-credentials-path is required");
+    for (const char* bad_profile : {"", " default", "default ", "a]b", "[x", "a\nb"}) {
+      CAPTURE(bad_profile);
+      auto bad = args;
+      bad.insert(bad.end(), {"--profile", bad_profile});
+      check_usage_error(parse(bad), "--profile");
+    }
+    auto dir = base({"--aws-credentials-path", "/home/u/.aws/"});
+    dir.front() = command;
+    check_usage_error(parse(dir), "--aws-credentials-path");
+    auto empty = base({"--aws-credentials-path", ""});
+    empty.front() = command;
+    check_usage_error(parse(empty), "--aws-credentials-path");
+  }
+  // The file flags belong to the file commands only.
+  check_usage_error(parse(base({"--aws-credentials-path", "/x"})), "--aws-credentials-path");
+  check_usage_error(parse(base({"--force"})), "--force");
+}
