@@ -176,7 +176,7 @@ TEST_CASE("x509-credential-file-oneshot sets the profile's keys and keeps every 
     auto r2 = run(f.args(standin, {"--aws-credentials-path", path, "--profile", "workload"},
                          "x509-credential-file-oneshot"));
     REQUIRE(r2.exit_code == 0);
-    const auto& c2 = issued(standin).back();
+    const auto c2 = issued(standin).back();
     CHECK(read_file(path) == before + "\n\n" + only_profile("workload", c2));
     CHECK(botocore_reads(path, "workload") == c2.access_key + " " + c2.secret_key + " " + c2.token + "\n");
   }
@@ -398,6 +398,7 @@ TEST_CASE("the daemon survives the Workload API going away and comes back with i
   const std::string path = f.dir.file("credentials");
   Daemon daemon(f.args(standin, {"--aws-credentials-path", path}, "x509-credential-file"), f.dir.file("daemon.log"));
   REQUIRE_MESSAGE(eventually([&] { return issued(standin).size() == 1; }, seconds(20)), daemon.log());
+  REQUIRE(eventually([&] { return read_file(path) == only_profile("default", issued(standin).back()); }, seconds(5)));
   const std::string written = read_file(path);
 
   f.agent.shutdown();  // the agent stops
