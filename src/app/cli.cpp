@@ -23,6 +23,7 @@ struct Raw {
   std::string log_level = "info";
   std::string log_format = "text";
   bool debug = false;
+  std::string audience;
   std::string credentials_path;
   std::string profile = "default";
   bool force = false;
@@ -49,13 +50,27 @@ void add_x509(CLI::App& cmd, Raw& raw) {
   cmd.add_option("--profile-arn", raw.profile_arn, "ARN of the Roles Anywhere profile")->required();
   cmd.add_option("--role-arn", raw.role_arn, "ARN of the IAM role to assume")->required();
   cmd.add_option("--region", raw.region, "AWS region (default: the trust anchor ARN's region)");
+  cmd.add_option("--endpoint", raw.endpoint,
+                 "Roles Anywhere endpoint URL (default https://rolesanywhere.<region>.amazonaws.com)");
+}
+
+void add_jwt(CLI::App& cmd, Raw& raw) {
+  cmd.add_option("--audience", raw.audience, "Audience of the JWT-SVID (what STS or the S3 store expects)")
+      ->required();
+  cmd.add_option("--endpoint", raw.endpoint,
+                 "STS endpoint URL, e.g. https://sts.us-east-1.amazonaws.com or a MinIO/Ceph RGW URL");
+  cmd.add_option("--region", raw.region, "AWS region: the endpoint is https://sts.<region>.amazonaws.com "
+                                         "unless --endpoint is given");
+  cmd.add_option("--role-arn", raw.role_arn, "ARN of the role to assume (optional for MinIO)");
+}
+
+// Flags every exchange command has.
+void add_shared(CLI::App& cmd, Raw& raw) {
   cmd.add_option("--session-duration", raw.session_duration,
                  "Credential lifetime in seconds, 900..43200 (default 3600)");
   cmd.add_option("--role-session-name", raw.role_session_name, "Role session name (2..64 of [A-Za-z0-9+=,.@_-])");
   cmd.add_option("--workload-api-addr", raw.workload_api_addr,
                  "Workload API address, unix:///path or tcp://IP:port (default $SPIFFE_ENDPOINT_SOCKET)");
-  cmd.add_option("--endpoint", raw.endpoint,
-                 "Roles Anywhere endpoint URL (default https://rolesanywhere.<region>.amazonaws.com)");
   cmd.add_option("--hint", raw.hint, "Use the SVID with this hint");
   cmd.add_option("--spiffe-id", raw.spiffe_id, "Use the SVID with this SPIFFE ID");
   cmd.add_option("--ca-bundle", raw.ca_bundle,
@@ -83,15 +98,27 @@ Result<creds::FileTarget> validate_file(const Raw& raw) {
   return creds::FileTarget{raw.credentials_path, raw.profile, raw.force, raw.replace};
 }
 
-Result<Options> validate(const Raw& raw, const Getenv& getenv) {
-  Options o;
-  o.log_level = raw.debug ? log::Level::debug
-                : raw.log_level == "debug" ? log::Level::debug
-                : raw.log_level == "warn"  ? log::Level::warn
-                : raw.log_level == "error" ? log::Level::error
-                                           : log::Level::info;
-  o.log_format = raw.log_format == "json" ? log::Format::json : log::Format::text;
+Result<int> validate_duration(const Raw& raw) {
+  auto duration = parse_int("--session-duration", raw.session_duration);
+  if (!duration) return duration.error();
+  if (*duration < 900 || *duration > 43200) {
+    return make_error(errc::usage, fmt::format("--session-duration: {} is out of range; it must be "
+                                               "900..43200 seconds", *duration));
+  }
+  if (!raw.role_session_name.empty() && !valid_role_session_name(raw.role_session_name)) {
+    return make_error(errc::usage, "--role-session-name: it must be 2..64 characters of [A-Za-z0-9+=,.@_-]");
+  }
+  return *duration;
+}
 
+Result<net::Url> validate_endpoint(const std::string& endpoint) {
+  auto url = net::parse_url(endpoint);
+  if (!url) return make_error(errc::usage, "--endpoint: " + url.error().message);
+  return *url;
+}
+
+// Roles Anywhere: the three ARNs, the region they share, the endpoint.
+Result<void> validate_x509(const Raw& raw, Options& o) {
   auto trust_anchor = aws::parse_trust_anchor_arn(raw.trust_anchor_arn, "--trust-anchor-arn");
   if (!trust_anchor) return trust_anchor.error();
   auto profile = aws::parse_profile_arn(raw.profile_arn, "--profile-arn");
@@ -114,19 +141,52 @@ Result<Options> validate(const Raw& raw, const Getenv& getenv) {
     return make_error(errc::usage, fmt::format("--region {} does not match the trust anchor's region {}",
                                                region, trust_anchor->region));
   }
-  auto duration = parse_int("--session-duration", raw.session_duration);
+  auto duration = validate_duration(raw);
   if (!duration) return duration.error();
-  if (*duration < 900 || *duration > 43200) {
-    return make_error(errc::usage, fmt::format("--session-duration: {} is out of range; it must be "
-                                               "900..43200 seconds", *duration));
-  }
-  if (!raw.role_session_name.empty() && !valid_role_session_name(raw.role_session_name)) {
-    return make_error(errc::usage, "--role-session-name: it must be 2..64 characters of [A-Za-z0-9+=,.@_-]");
-  }
   o.session = aws::CreateSessionParams{raw.trust_anchor_arn, raw.profile_arn, raw.role_arn, region, *duration,
                                        raw.role_session_name.empty()
                                            ? std::nullopt
                                            : std::optional<std::string>(raw.role_session_name)};
+  auto url = validate_endpoint(raw.endpoint.empty() ? aws::default_rolesanywhere_endpoint(region) : raw.endpoint);
+  if (!url) return url.error();
+  o.endpoint = *url;
+  return {};
+}
+
+// STS AssumeRoleWithWebIdentity: the audience, the optional role, the endpoint.
+Result<void> validate_jwt(const Raw& raw, Options& o) {
+  if (raw.audience.empty()) return make_error(errc::usage, "--audience: the audience is empty");
+  o.audience = raw.audience;
+  if (!raw.role_arn.empty()) {
+    auto role = aws::parse_role_arn(raw.role_arn, "--role-arn");
+    if (!role) return role.error();
+    o.web_identity.role_arn = raw.role_arn;
+  }
+  auto duration = validate_duration(raw);
+  if (!duration) return duration.error();
+  o.web_identity.duration_seconds = *duration;
+  if (!raw.role_session_name.empty()) o.web_identity.role_session_name = raw.role_session_name;
+  if (!raw.region.empty() && !aws::valid_region(raw.region)) {
+    return make_error(errc::usage, fmt::format("--region: '{}' is not a valid region", raw.region));
+  }
+  if (raw.endpoint.empty() && raw.region.empty()) {
+    return make_error(errc::usage, "no STS endpoint: set --endpoint, or --region for AWS STS");
+  }
+  auto url = validate_endpoint(raw.endpoint.empty() ? aws::default_sts_endpoint(raw.region) : raw.endpoint);
+  if (!url) return url.error();
+  o.endpoint = *url;
+  return {};
+}
+
+Result<Options> validate(const Raw& raw, const Getenv& getenv, bool jwt) {
+  Options o;
+  o.log_level = raw.debug ? log::Level::debug
+                : raw.log_level == "debug" ? log::Level::debug
+                : raw.log_level == "warn"  ? log::Level::warn
+                : raw.log_level == "error" ? log::Level::error
+                                           : log::Level::info;
+  o.log_format = raw.log_format == "json" ? log::Format::json : log::Format::text;
+  if (auto exchange = jwt ? validate_jwt(raw, o) : validate_x509(raw, o); !exchange) return exchange.error();
 
   auto timeout = parse_int("--timeout", raw.timeout);
   if (!timeout) return timeout.error();
@@ -147,12 +207,6 @@ Result<Options> validate(const Raw& raw, const Getenv& getenv) {
   auto target = spiffe::workload_api_target(addr, addr_source);
   if (!target) return target.error();
   o.workload_api_target = *target;
-
-  const std::string endpoint =
-      raw.endpoint.empty() ? aws::default_rolesanywhere_endpoint(region) : raw.endpoint;
-  auto url = net::parse_url(endpoint);
-  if (!url) return make_error(errc::usage, "--endpoint: " + url.error().message);
-  o.endpoint = *url;
 
   if (!raw.hint.empty()) o.selector.hint = raw.hint;
   if (!raw.spiffe_id.empty()) {
@@ -212,7 +266,7 @@ bool valid_role_session_name(std::string_view name) {
 }
 
 CliOutcome parse_cli(const std::vector<std::string>& args, const Getenv& getenv) {
-  CLI::App app{"Turns a SPIFFE identity (X.509-SVID) into AWS credentials.", kProgram};
+  CLI::App app{"Turns a SPIFFE identity (X.509-SVID or JWT-SVID) into AWS credentials.", kProgram};
   app.set_version_flag("--version", std::string(kProgram) + " " AWH_VERSION);
   app.require_subcommand(1, 1);
   app.footer("Logging flags (--debug, --log-level, --log-format) may also come before the command.");
@@ -220,25 +274,39 @@ CliOutcome parse_cli(const std::vector<std::string>& args, const Getenv& getenv)
   struct CommandSpec {
     const char* name;
     Command command;
+    bool jwt;
     bool file;
     const char* description;
   };
   static constexpr CommandSpec kCommands[] = {
-      {"x509-credential-process", Command::x509_credential_process, false,
+      {"x509-credential-process", Command::x509_credential_process, false, false,
        "Exchange the X.509-SVID for AWS credentials with IAM Roles Anywhere and print them as "
        "credential_process JSON"},
-      {"x509-credential-file", Command::x509_credential_file, true,
+      {"x509-credential-file", Command::x509_credential_file, false, true,
        "Keep a profile in an AWS credentials file fresh: a daemon that renews at half-life, when the "
        "X.509-SVID rotates and on SIGHUP"},
-      {"x509-credential-file-oneshot", Command::x509_credential_file_oneshot, true,
+      {"x509-credential-file-oneshot", Command::x509_credential_file_oneshot, false, true,
        "Exchange the X.509-SVID once and write the credentials to a profile in an AWS credentials file"},
+      {"jwt-credential-process", Command::jwt_credential_process, true, false,
+       "Exchange a JWT-SVID for AWS credentials with STS AssumeRoleWithWebIdentity and print them as "
+       "credential_process JSON"},
+      {"jwt-credential-file", Command::jwt_credential_file, true, true,
+       "Keep a profile in an AWS credentials file fresh with STS AssumeRoleWithWebIdentity: a daemon "
+       "that renews at half-life (a fresh JWT-SVID each time) and on SIGHUP"},
+      {"jwt-credential-file-oneshot", Command::jwt_credential_file_oneshot, true, true,
+       "Exchange a JWT-SVID once with STS and write the credentials to a profile in an AWS credentials file"},
   };
   for (const auto& spec : kCommands) {
     auto* cmd = app.add_subcommand(spec.name, spec.description);
     // Like the Go tool's flag parser: a repeated flag takes its last value.
     cmd->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
     cmd->set_version_flag("--version", std::string(kProgram) + " " AWH_VERSION);
-    add_x509(*cmd, raw);
+    if (spec.jwt) {
+      add_jwt(*cmd, raw);
+    } else {
+      add_x509(*cmd, raw);
+    }
+    add_shared(*cmd, raw);
     if (spec.file) add_file(*cmd, raw);
     add_common(*cmd, raw);
   }
@@ -277,7 +345,7 @@ CliOutcome parse_cli(const std::vector<std::string>& args, const Getenv& getenv)
   const std::string command_name = app.get_subcommands().front()->get_name();
   const auto& spec = *std::find_if(std::begin(kCommands), std::end(kCommands),
                                    [&](const CommandSpec& c) { return command_name == c.name; });
-  auto options = validate(raw, getenv);
+  auto options = validate(raw, getenv, spec.jwt);
   if (options && spec.file) {
     auto file = validate_file(raw);
     if (file) {

@@ -1,8 +1,9 @@
 // The daemon is two coroutines on one io_context:
-//  - the watcher keeps a FetchX509SVID stream open, reconnecting with backoff, and publishes the
-//    selected SVID;
+//  - the watcher (X.509 only) keeps a FetchX509SVID stream open, reconnecting with backoff, and
+//    publishes the selected SVID;
 //  - the renewer exchanges and writes the file when the credentials reach half-life, when the
-//    SVID's certificate changes, on SIGHUP, and retries failures with capped backoff.
+//    SVID's certificate changes, on SIGHUP, and retries failures with capped backoff. On the JWT
+//    path it fetches a fresh JWT-SVID for every exchange (they are short-lived by design).
 // They share state without locks: everything runs on the io_context's single thread. gRPC's own
 // threads only post into it (spiffe/workload_client.hpp).
 #include "app/daemon.hpp"
@@ -77,10 +78,11 @@ class Daemon {
         stop_timer_(io) {}
 
   int run() {
-    log::info("keeping profile [{}] of {} fresh (Workload API {}, Roles Anywhere {})", options_.file.profile,
-              options_.file.path, workload_.target(), options_.endpoint.host_header());
+    log::info("keeping profile [{}] of {} fresh (Workload API {}, {} {})", options_.file.profile,
+              options_.file.path, workload_.target(), jwt_ ? "STS" : "Roles Anywhere",
+              options_.endpoint.host_header());
     listen_for_signals();
-    start(watch());
+    if (!jwt_) start(watch());
     start(renew());
     io_.run();
     return exit_code_;
@@ -182,35 +184,32 @@ class Daemon {
   }
 
   asio::awaitable<void> renew() {
-    while (!stopping_ && !latest_) co_await wake_.wait_until(Steady::time_point::max());
+    while (!jwt_ && !stopping_ && !latest_) co_await wake_.wait_until(Steady::time_point::max());
     Steady::time_point next = Steady::now();
     int failures = 0;
     while (!stopping_) {
       co_await wake_.wait_until(next);
       if (stopping_) break;
       const bool due = Steady::now() >= next;
-      const bool rotated = latest_->leaf_der != used_leaf_;
+      const bool rotated = !jwt_ && latest_->leaf_der != used_leaf_;
       const bool hup = std::exchange(hup_, false);
       if (!due && !rotated && !hup) continue;
 
-      const std::shared_ptr<const spiffe::X509Svid> svid = latest_;  // held across the exchange
-      auto outcome = co_await renew_once(*svid);
+      auto outcome = co_await renew_once();
       if (stopping_) break;
       const double u01 = util::random_uniform01();
       if (outcome) {
-        used_leaf_ = svid->leaf_der;
         const auto now = Wall::now();
-        auto delay = renewal_delay(now, *outcome, u01);
-        if (nearly_expired(now, *outcome)) {
+        const auto expiration = outcome->first;
+        auto delay = renewal_delay(now, expiration, u01);
+        if (nearly_expired(now, expiration)) {
           delay = retry_delay(++failures, u01);
           log::warn("the new credentials expire at {}, which is (nearly) past: is the clock right? "
-                    "renewing again in {}", util::format_rfc3339(*outcome), seconds_text(delay));
+                    "renewing again in {}", util::format_rfc3339(expiration), seconds_text(delay));
         } else {
           failures = 0;
-          log::info("renewed profile [{}] of {} with X.509-SVID {} (serial {}); the credentials expire at {}; "
-                    "next renewal at {} (in {})",
-                    options_.file.profile, options_.file.path, svid->spiffe_id, svid->serial_decimal,
-                    util::format_rfc3339(*outcome),
+          log::info("renewed profile [{}] of {} with {}; the credentials expire at {}; next renewal at {} (in {})",
+                    options_.file.profile, options_.file.path, outcome->second, util::format_rfc3339(expiration),
                     util::format_rfc3339(now + std::chrono::duration_cast<Wall::duration>(delay)),
                     seconds_text(delay));
         }
@@ -227,18 +226,34 @@ class Daemon {
     }
   }
 
-  // One exchange and one write; the credentials' expiration on success.
-  asio::awaitable<Result<Wall::time_point>> renew_once(const spiffe::X509Svid& svid) {
-    auto credentials = co_await exchange_x509(http_, options_, svid, Steady::now() + options_.timeout);
-    if (!credentials) co_return credentials.error();
+  // One exchange and one write; the credentials' expiration and where they came from.
+  asio::awaitable<Result<std::pair<Wall::time_point, std::string>>> renew_once() {
+    const auto deadline = Steady::now() + options_.timeout;
+    Result<Exchanged> exchanged = make_error(errc::internal, "unset");
+    if (jwt_) {
+      exchanged = co_await exchange_jwt(http_, workload_, options_, deadline);
+    } else {
+      const std::shared_ptr<const spiffe::X509Svid> svid = latest_;  // held across the exchange
+      auto credentials = co_await create_session_with(http_, options_, *svid, deadline);
+      if (credentials) {
+        used_leaf_ = svid->leaf_der;
+        exchanged = Exchanged{std::move(*credentials),
+                              fmt::format("X.509-SVID {} (serial {})", svid->spiffe_id, svid->serial_decimal)};
+      } else {
+        exchanged = credentials.error();
+      }
+    }
+    if (!exchanged) co_return exchanged.error();
     if (stopping_) co_return make_error(errc::internal, "stopping");
-    auto expiration = util::parse_rfc3339(credentials->expiration);
+    auto expiration = util::parse_rfc3339(exchanged->credentials.expiration);
     if (!expiration) {
       co_return make_error(errc::protocol,
                            fmt::format("the credentials' Expiration is unusable: {}", expiration.error().message));
     }
-    if (auto written = creds::write_credentials(options_.file, *credentials); !written) co_return written.error();
-    co_return *expiration;
+    if (auto written = creds::write_credentials(options_.file, exchanged->credentials); !written) {
+      co_return written.error();
+    }
+    co_return std::pair{*expiration, std::move(exchanged->identity)};
   }
 
   asio::io_context& io_;
@@ -252,6 +267,7 @@ class Daemon {
   std::unique_ptr<spiffe::X509SvidStream> stream_;
   std::shared_ptr<const spiffe::X509Svid> latest_;  // the newest usable SVID
   std::string used_leaf_;                           // the certificate behind the file's credentials
+  const bool jwt_ = is_jwt(options_.command);
   bool hup_ = false;
   bool stopping_ = false;
   int tasks_ = 0;

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "aws/rolesanywhere.hpp"
+#include "aws/sts.hpp"
 #include "creds/file_sink.hpp"
 #include "net/url.hpp"
 #include "spiffe/svid.hpp"
@@ -13,7 +14,19 @@
 
 namespace awh::app {
 
-enum class Command { x509_credential_process, x509_credential_file, x509_credential_file_oneshot };
+enum class Command {
+  x509_credential_process,
+  x509_credential_file,
+  x509_credential_file_oneshot,
+  jwt_credential_process,
+  jwt_credential_file,
+  jwt_credential_file_oneshot,
+};
+
+inline bool is_jwt(Command c) {
+  return c == Command::jwt_credential_process || c == Command::jwt_credential_file ||
+         c == Command::jwt_credential_file_oneshot;
+}
 
 
 struct Options {
@@ -21,8 +34,10 @@ struct Options {
   log::Level log_level = log::Level::info;
   log::Format log_format = log::Format::text;
 
-  aws::CreateSessionParams session;  // ARNs, region, duration, session name
-  net::Url endpoint;
+  aws::CreateSessionParams session;  // X.509: ARNs, region, duration, session name
+  aws::WebIdentityParams web_identity;  // JWT: role, session name, duration
+  std::string audience;              // JWT: the JWT-SVID's audience
+  net::Url endpoint;                 // Roles Anywhere (X.509) or STS (JWT)
   std::string workload_api_target;   // gRPC target, translated from the address
   spiffe::Selector selector;
   std::string ca_bundle;             // PEM path; empty: system trust store

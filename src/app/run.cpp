@@ -68,34 +68,6 @@ class Watchdog {
 };
 
 
-// Retries the first FetchX509SVID message until `deadline`: the agent may start after us, or
-// not have attested us yet (SPIFFE Workload Endpoint §6: PERMISSION_DENIED means "no identity
-// issued" yet, so retry). INVALID_ARGUMENT/UNIMPLEMENTED are final.
-asio::awaitable<Result<std::vector<spiffe::RawX509Svid>>> fetch_x509_with_retry(
-    spiffe::WorkloadClient& client, Clock::time_point deadline) {
-  const util::BackoffPolicy policy{std::chrono::milliseconds(100), std::chrono::milliseconds(2000)};
-  std::optional<Error> last;  // the last real failure, not "no answer in time"
-  for (int attempt = 0;; ++attempt) {
-    auto svids = co_await client.fetch_x509_once(deadline);
-    if (svids || !svids.error().retryable()) co_return svids;
-    if (svids.error().code != errc::timeout || !last) last = svids.error();
-    // Keep trying until --timeout is spent: the last wait is cut short so that one more
-    // attempt fits before the deadline. When it runs out, report the failure that kept us
-    // from succeeding (an attempt cut off by the deadline says less than the one before it).
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    if (left < std::chrono::milliseconds(100)) {
-      auto error = *last;
-      error.message += " (gave up when --timeout ran out)";
-      co_return error;
-    }
-    const auto delay = std::min(util::backoff_delay(policy, attempt, util::random_uniform01()),
-                                left - std::chrono::milliseconds(50));
-    log::warn("{}; retrying in {} ms", svids.error().message, delay.count());
-    asio::steady_timer timer(co_await asio::this_coro::executor, delay);
-    co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-  }
-}
-
 // Writes the credential_process JSON to stdout: all of it, or an error.
 bool print_json(const creds::Credentials& credentials) {
   std::string json = creds::credential_process_json(credentials);
@@ -106,10 +78,12 @@ bool print_json(const creds::Credentials& credentials) {
   return written;
 }
 
-// x509-credential-process and x509-credential-file-oneshot: one SVID, one exchange, one output.
-asio::awaitable<int> x509_once(const Options& options, spiffe::WorkloadClient& workload, Watchdog& watchdog) {
+// The one-shot commands (*-credential-process, *-credential-file-oneshot): one identity, one
+// exchange, one output.
+asio::awaitable<int> run_once(const Options& options, spiffe::WorkloadClient& workload, Watchdog& watchdog) {
   const auto deadline = Clock::now() + options.timeout;
-  const bool to_file = options.command == Command::x509_credential_file_oneshot;
+  const bool to_file = options.command == Command::x509_credential_file_oneshot ||
+                       options.command == Command::jwt_credential_file_oneshot;
   if (to_file) {
     // Fail on a file we could never write before asking anyone for credentials.
     if (auto ready = creds::preflight(options.file); !ready) {
@@ -122,45 +96,42 @@ asio::awaitable<int> x509_once(const Options& options, spiffe::WorkloadClient& w
     log::error("{}", http.error().message);
     co_return 1;
   }
-
-  auto svids = co_await fetch_x509_with_retry(workload, deadline);
-  if (!svids) {
-    log::error("cannot get an X.509-SVID: {}", svids.error().message);
+  // (Not `co_await (c ? a() : b())`: GCC 12 miscompiles a conditional of awaitables.)
+  Result<Exchanged> exchanged = make_error(errc::internal, "no exchange");
+  if (is_jwt(options.command)) {
+    exchanged = co_await exchange_jwt(**http, workload, options, deadline);
+  } else {
+    exchanged = co_await exchange_x509(**http, workload, options, deadline);
+  }
+  if (!exchanged) {
+    log::error("{}", exchanged.error().message);
     co_return 1;
   }
-  auto svid = choose_svid(*svids, options.selector);
-  if (!svid) {
-    log::error("cannot use the X.509-SVID: {}", svid.error().message);
-    co_return 1;
-  }
-  auto credentials = co_await exchange_x509(**http, options, *svid, deadline);
-  if (!credentials) {
-    log::error("{}", credentials.error().message);
-    co_return 1;
-  }
+  const auto& [credentials, identity] = *exchanged;
 
   watchdog.start_output();
-  if (!to_file) co_return print_json(*credentials) ? 0 : 1;
-  if (auto written = creds::write_credentials(options.file, *credentials); !written) {
+  if (!to_file) co_return print_json(credentials) ? 0 : 1;
+  if (auto written = creds::write_credentials(options.file, credentials); !written) {
     log::error("{}", written.error().message);
     co_return 1;
   }
-  log::info("wrote credentials for X.509-SVID {} (serial {}) to profile [{}] of {}; they expire at {}",
-            svid->spiffe_id, svid->serial_decimal, options.file.profile, options.file.path,
-            credentials->expiration);
+  log::info("wrote credentials for {} to profile [{}] of {}; they expire at {}", identity, options.file.profile,
+            options.file.path, credentials.expiration);
   co_return 0;
 }
 
 }  // namespace
 
 int run(const Options& options) {
-  if (options.command == Command::x509_credential_file) return run_daemon(options);
+  if (options.command == Command::x509_credential_file || options.command == Command::jwt_credential_file) {
+    return run_daemon(options);
+  }
   asio::io_context io(1);
   int exit_code = 1;
   Watchdog watchdog(options.timeout + std::chrono::seconds(2));
   {
     spiffe::WorkloadClient workload(io.get_executor(), options.workload_api_target);
-    asio::co_spawn(io, x509_once(options, workload, watchdog),
+    asio::co_spawn(io, run_once(options, workload, watchdog),
                    [&](std::exception_ptr e, int code) {
                      if (e) {
                        try {

@@ -1,7 +1,7 @@
 #pragma once
 // IAM Roles Anywhere CreateSession (AWS API reference "CreateSession"; AWS docs "Signing
 // process for IAM Roles Anywhere"): building the signed request and reading the response.
-// Pure functions; the I/O and retries live in rolesanywhere_client.hpp.
+// Pure functions; the I/O and retries live in clients.hpp.
 
 #include <openssl/evp.h>
 

@@ -6,6 +6,47 @@
 #include <cctype>
 
 namespace awh::spiffe {
+namespace {
+
+// What selection looks at, whatever the SVID's kind. Borrowed from the SVIDs.
+struct Labels {
+  std::string_view spiffe_id;
+  std::string_view hint;
+};
+
+// design.md §3: the first SVID matching every given selector; with none, the first SVID (the
+// Workload API's default identity, SPIFFE Workload API §5.2).
+Result<std::size_t> select_by_labels(const std::vector<Labels>& svids, const Selector& selector) {
+  if (svids.empty()) return make_error(errc::not_found, "the Workload API returned no SVID");
+  for (std::size_t i = 0; i < svids.size(); ++i) {
+    if (selector.hint && svids[i].hint != *selector.hint) continue;
+    if (selector.spiffe_id && svids[i].spiffe_id != *selector.spiffe_id) continue;
+    return i;
+  }
+  std::string wanted;
+  if (selector.spiffe_id) wanted += fmt::format("SPIFFE ID {}", *selector.spiffe_id);
+  if (selector.hint) {
+    wanted += fmt::format("{}hint '{}'", wanted.empty() ? "" : " and ", *selector.hint);
+  }
+  std::string available;
+  for (const auto& s : svids) {
+    if (!available.empty()) available += ", ";
+    available += s.hint.empty() ? std::string(s.spiffe_id)
+                                : fmt::format("{} (hint '{}')", s.spiffe_id, s.hint);
+  }
+  return make_error(errc::not_found,
+                    fmt::format("no SVID matches {}; available: {}", wanted, available));
+}
+
+template <class Svid>
+std::vector<Labels> labels_of(const std::vector<Svid>& svids) {
+  std::vector<Labels> labels;
+  labels.reserve(svids.size());
+  for (const auto& s : svids) labels.push_back({s.spiffe_id, s.hint});
+  return labels;
+}
+
+}  // namespace
 
 bool valid_spiffe_id(std::string_view id) {
   // SPIFFE ID §2: scheme "spiffe", a trust domain of [a-z0-9.-_], a path of segments of
@@ -74,22 +115,12 @@ Result<X509Svid> parse_x509_svid(const RawX509Svid& raw) {
 }
 
 Result<std::size_t> select_svid(const std::vector<RawX509Svid>& svids, const Selector& selector) {
-  if (svids.empty()) return make_error(errc::not_found, "the Workload API returned no SVID");
-  for (std::size_t i = 0; i < svids.size(); ++i) {
-    if (selector.hint && svids[i].hint != *selector.hint) continue;
-    if (selector.spiffe_id && svids[i].spiffe_id != *selector.spiffe_id) continue;
-    return i;
-  }
-  std::string wanted;
-  if (selector.spiffe_id) wanted += fmt::format("SPIFFE ID {}", *selector.spiffe_id);
-  if (selector.hint) wanted += fmt::format("{}hint '{}'", wanted.empty() ? "" : " and ", *selector.hint);
-  std::string available;
-  for (const auto& s : svids) {
-    if (!available.empty()) available += ", ";
-    available += s.hint.empty() ? s.spiffe_id : fmt::format("{} (hint '{}')", s.spiffe_id, s.hint);
-  }
-  return make_error(errc::not_found,
-                    fmt::format("no SVID matches {}; available: {}", wanted, available));
+  return select_by_labels(labels_of(svids), selector);
+}
+
+Result<std::size_t> select_jwt_svid(const std::vector<RawJwtSvid>& svids,
+                                    const Selector& selector) {
+  return select_by_labels(labels_of(svids), selector);
 }
 
 }  // namespace awh::spiffe

@@ -1,7 +1,7 @@
 #pragma once
-// X.509-SVIDs as the Workload API delivers them (SPIFFE Workload API §5.2; X509-SVID §2, §5):
-// DER certificates leaf first, an unencrypted PKCS#8 DER key, a DER bundle. Parsing,
-// validation and selection; pure, no I/O.
+// SVIDs as the Workload API delivers them (SPIFFE Workload API §5.2, §5.3; X509-SVID §2, §5):
+// X.509-SVIDs as DER certificates leaf first, an unencrypted PKCS#8 DER key and a DER bundle;
+// JWT-SVIDs as compact JWS tokens. Parsing, validation and selection; pure, no I/O.
 
 #include <chrono>
 #include <optional>
@@ -20,6 +20,13 @@ struct RawX509Svid {
   std::string cert_chain_der;
   util::SecretString key_der;  // secret: never log; wiped when destroyed
   std::string bundle_der;
+  std::string hint;
+};
+
+// One JWTSVID message, as received.
+struct RawJwtSvid {
+  std::string spiffe_id;
+  util::SecretString token;  // secret (a bearer credential): never log; wiped when destroyed
   std::string hint;
 };
 
@@ -47,6 +54,8 @@ Result<X509Svid> parse_x509_svid(const RawX509Svid& raw);
 // Index of the first SVID matching every given selector (the first SVID when none is given).
 // No match: errc::not_found naming the available SPIFFE IDs and hints.
 Result<std::size_t> select_svid(const std::vector<RawX509Svid>& svids, const Selector& selector);
+// The same rules and messages for JWT-SVIDs.
+Result<std::size_t> select_jwt_svid(const std::vector<RawJwtSvid>& svids, const Selector& selector);
 
 bool valid_spiffe_id(std::string_view id);
 

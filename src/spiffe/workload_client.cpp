@@ -199,6 +199,21 @@ class X509StreamImpl final : public X509SvidStream {
   std::shared_ptr<X509Reactor> reactor_;
 };
 
+// One FetchJWTSVID call: gRPC's unary callback API needs the context, request and response to
+// live until the callback runs, so they sit in a shared state the callback co-owns.
+struct JwtCall {
+  grpc::ClientContext context;
+  JWTSVIDRequest request;
+  JWTSVIDResponse response;
+};
+
+// io-thread side of a unary call: the result and a timer to wake the waiter.
+struct UnaryInbox {
+  explicit UnaryInbox(asio::any_io_executor ex) : signal(ex, asio::steady_timer::time_point::max()) {}
+  std::optional<Result<std::vector<RawJwtSvid>>> result;
+  asio::steady_timer signal;
+};
+
 }  // namespace
 
 WorkloadClient::WorkloadClient(asio::any_io_executor executor, std::string target)
@@ -232,6 +247,58 @@ WorkloadClient::~WorkloadClient() {
 
 std::unique_ptr<X509SvidStream> WorkloadClient::open_x509_stream() {
   return std::make_unique<X509StreamImpl>(*impl_);
+}
+
+asio::awaitable<Result<std::vector<RawJwtSvid>>> WorkloadClient::fetch_jwt_once(
+    std::string audience, std::optional<std::string> spiffe_id, std::chrono::steady_clock::time_point deadline) {
+  auto call = std::make_shared<JwtCall>();
+  auto inbox = std::make_shared<UnaryInbox>(executor_);
+  call->context.AddMetadata(kSecurityHeader, "true");
+  // gRPC deadlines are wall-clock time points.
+  call->context.set_deadline(std::chrono::system_clock::now() +
+                             std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                                 deadline - std::chrono::steady_clock::now()));
+  call->request.add_audience(std::move(audience));
+  if (spiffe_id) call->request.set_spiffe_id(*spiffe_id);
+  auto registry = impl_->registry;
+  {
+    std::lock_guard lock(registry->mutex);
+    registry->active.insert(&call->context);
+  }
+  std::weak_ptr<UnaryInbox> weak_inbox = inbox;
+  impl_->stub->async()->FetchJWTSVID(
+      &call->context, &call->request, &call->response,
+      [call, registry, weak_inbox](grpc::Status status) {
+        Result<std::vector<RawJwtSvid>> result = make_error(errc::internal, "unset");
+        if (status.ok()) {
+          std::vector<RawJwtSvid> svids;
+          for (auto& s : *call->response.mutable_svids()) {
+            svids.push_back(RawJwtSvid{s.spiffe_id(), std::move(*s.mutable_svid()), s.hint()});
+          }
+          result = std::move(svids);
+        } else {
+          result = map_grpc_status(status.error_code(), status.error_message(), registry->target);
+        }
+        registry->post([weak_inbox, result = std::move(result)]() mutable {
+          if (auto box = weak_inbox.lock()) {
+            box->result = std::move(result);
+            box->signal.cancel();
+          }
+        });
+        std::lock_guard lock(registry->mutex);
+        registry->active.erase(&call->context);
+        registry->idle.notify_all();
+      });
+  // gRPC's deadline ends the call; the wait has no timer of its own.
+  while (!inbox->result) {
+    auto [ec] = co_await inbox->signal.async_wait(kUseTuple);
+    if (ec != asio::error::operation_aborted) break;
+  }
+  if (!inbox->result) {
+    call->context.TryCancel();
+    co_return make_error(errc::internal, "the JWT-SVID wait was interrupted");
+  }
+  co_return std::move(*inbox->result);
 }
 
 asio::awaitable<Result<std::vector<RawX509Svid>>> WorkloadClient::fetch_x509_once(

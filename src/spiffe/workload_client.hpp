@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,11 @@ class WorkloadClient {
 
   // One attempt: opens FetchX509SVID, waits for the first message until `deadline`, cancels.
   boost::asio::awaitable<Result<std::vector<RawX509Svid>>> fetch_x509_once(
+      std::chrono::steady_clock::time_point deadline);
+
+  // One FetchJWTSVID call (unary) for `audience`, naming `spiffe_id` when given, until `deadline`.
+  boost::asio::awaitable<Result<std::vector<RawJwtSvid>>> fetch_jwt_once(
+      std::string audience, std::optional<std::string> spiffe_id,
       std::chrono::steady_clock::time_point deadline);
 
   const std::string& target() const { return target_; }

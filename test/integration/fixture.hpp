@@ -4,6 +4,8 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -21,6 +23,36 @@ using testpeers::KeyKind;
 inline const std::string kTrustAnchorArn = "arn:aws:rolesanywhere:us-east-1:123456789012:trust-anchor/6c1e9d3b-2f4a";
 inline const std::string kProfileArn = "arn:aws:rolesanywhere:us-east-1:123456789012:profile/0f2bd9a0-5a59";
 inline const std::string kRoleArn = "arn:aws:iam::123456789012:role/path/Example+Role=Test";
+inline const std::string kAudience = "sts.amazonaws.com";
+
+inline std::string base64url(std::string_view in) {
+  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::string out;
+  std::uint32_t bits = 0;
+  int count = 0;
+  for (unsigned char c : in) {
+    bits = (bits << 8) | c;
+    count += 8;
+    while (count >= 6) {
+      count -= 6;
+      out.push_back(kAlphabet[(bits >> count) & 0x3f]);
+    }
+  }
+  if (count > 0) out.push_back(kAlphabet[(bits << (6 - count)) & 0x3f]);
+  return out;
+}
+
+// A JWT-SVID-shaped token (unsigned: we are not the relying party, and neither is moto) for
+// `subject`, `audience`, expiring `lifetime` from now (negative: already expired).
+inline std::string make_jwt(const std::string& subject, const std::string& audience,
+                            std::chrono::seconds lifetime = std::chrono::minutes(5)) {
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::system_clock::now().time_since_epoch()).count();
+  const std::string header = R"({"alg":"ES256","kid":"test","typ":"JWT"})";
+  const std::string payload = R"({"sub":")" + subject + R"(","aud":[")" + audience + R"("],"exp":)" +
+                              std::to_string(now + lifetime.count()) + R"(,"iat":)" + std::to_string(now) + "}";
+  return base64url(header) + "." + base64url(payload) + "." + base64url("not a real signature");
+}
 
 struct Fixture {
   TempDir dir;
@@ -44,6 +76,15 @@ struct Fixture {
                                "--endpoint",         standin.endpoint(),
                                "--ca-bundle",        standin.ca_pem_path(),
                                "--timeout",          "20"};
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  }
+
+  // The JWT commands against an STS at `endpoint`, for audience kAudience.
+  std::vector<std::string> jwt_args(const std::string& endpoint, std::vector<std::string> extra = {},
+                                    const std::string& command = "jwt-credential-process") const {
+    std::vector<std::string> a{binary_path(), command,  "--audience", kAudience, "--endpoint", endpoint,
+                               "--workload-api-addr", "unix://" + dir.file("agent.sock"), "--timeout", "20"};
     a.insert(a.end(), extra.begin(), extra.end());
     return a;
   }

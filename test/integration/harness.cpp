@@ -216,42 +216,55 @@ int Child::stop() {
   return exit_code_of(status_);
 }
 
-StandIn::StandIn(const std::string& trust_anchor_pem, StandInOptions options) : plain_(options.plain_http) {
-  const std::string anchor = dir_.file("anchor.pem");
-  write_file(anchor, trust_anchor_pem);
-  record_path_ = dir_.file("requests.jsonl");
-  ca_path_ = dir_.file("tls/ca.pem");
-  std::vector<std::string> argv{"python3", source_root() + "/test/peers/rolesanywhere_standin.py",
-                                "--trust-anchor", anchor, "--record", record_path_, "--tls-dir", dir_.file("tls"),
-                                "--log", dir_.file("standin.log"), "--control", dir_.file("control")};
-  if (plain_) argv.push_back("--plain-http");
-  argv.insert(argv.end(), options.extra.begin(), options.extra.end());
+PythonPeer::PythonPeer(const std::string& script,
+                       const std::function<std::vector<std::string>(const TempDir&)>& args) {
+  std::vector<std::string> argv{"python3", source_root() + "/test/peers/" + script,
+                                "--record", dir_.file("requests.jsonl"), "--log", dir_.file("peer.log"),
+                                "--control", dir_.file("control")};
+  const auto extra = args(dir_);
+  argv.insert(argv.end(), extra.begin(), extra.end());
   child_ = std::make_unique<Child>(argv);
   auto line = child_->read_line(std::chrono::seconds(20));
-  if (!line || line->rfind("PORT ", 0) != 0) throw std::runtime_error("the Roles Anywhere stand-in did not start");
+  if (!line || line->rfind("PORT ", 0) != 0) throw std::runtime_error(script + " did not start");
   port_ = std::stoi(line->substr(5));
 }
 
-void StandIn::fail_next(const std::string& statuses) {
+void PythonPeer::fail_next(const std::string& statuses) {
   write_file(dir_.file("control"), "fail " + statuses + "\n");
   child_->signal(SIGUSR1);
 }
 
-std::string StandIn::log() const { return read_file(dir_.file("standin.log")); }
+std::string PythonPeer::log() const { return read_file(dir_.file("peer.log")); }
 
-std::string StandIn::endpoint() const {
-  return plain_ ? "http://127.0.0.1:" + std::to_string(port_) : "https://localhost:" + std::to_string(port_);
-}
-
-std::vector<std::string> StandIn::records() const {
+std::vector<std::string> PythonPeer::records() const {
+  // Whole lines only: the peer may be half-way through writing the last one.
+  const std::string text = read_file(dir_.file("requests.jsonl"));
   std::vector<std::string> out;
-  std::istringstream in(read_file(record_path_));
-  std::string line;
-  while (std::getline(in, line)) {
-    if (!line.empty()) out.push_back(line);
+  std::size_t start = 0;
+  for (std::size_t nl; (nl = text.find('\n', start)) != std::string::npos; start = nl + 1) {
+    if (nl > start) out.push_back(text.substr(start, nl - start));
   }
   return out;
 }
+
+StandIn::StandIn(const std::string& trust_anchor_pem, StandInOptions options)
+    : PythonPeer("rolesanywhere_standin.py",
+                 [&](const TempDir& dir) {
+                   write_file(dir.file("anchor.pem"), trust_anchor_pem);
+                   std::vector<std::string> args{"--trust-anchor", dir.file("anchor.pem"), "--tls-dir",
+                                                 dir.file("tls")};
+                   if (options.plain_http) args.push_back("--plain-http");
+                   args.insert(args.end(), options.extra.begin(), options.extra.end());
+                   return args;
+                 }),
+      plain_(options.plain_http) {}
+
+std::string StandIn::endpoint() const {
+  return plain_ ? "http://127.0.0.1:" + std::to_string(port()) : "https://localhost:" + std::to_string(port());
+}
+
+StsStandIn::StsStandIn(std::vector<std::string> extra)
+    : PythonPeer("sts_standin.py", [&](const TempDir&) { return extra; }) {}
 
 std::string binary_path() { return AWH_BINARY; }
 std::string source_root() { return AWH_SOURCE_ROOT; }

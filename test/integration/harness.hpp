@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -72,26 +73,45 @@ struct StandInOptions {
   bool plain_http = false;
 };
 
-// The Roles Anywhere stand-in (test/peers/rolesanywhere_standin.py), verifying requests
-// independently of our signing code against `trust_anchor_pem`.
-class StandIn {
+// A Python peer from test/peers/ that prints "PORT <n>" once listening, records one JSON line
+// per request (--record), logs to a file (--log) and takes commands on SIGUSR1 (--control).
+class PythonPeer {
  public:
-  StandIn(const std::string& trust_anchor_pem, StandInOptions options = {});
-  std::string endpoint() const;  // https://localhost:<port> (or http://127.0.0.1:<port>)
-  const std::string& ca_pem_path() const { return ca_path_; }
   // One JSON object (as text) per request received so far.
   std::vector<std::string> records() const;
   // The next valid requests fail with these statuses, e.g. "503,503,503" (a brief outage).
   void fail_next(const std::string& statuses);
-  std::string log() const;  // what the stand-in logged so far
+  std::string log() const;  // what the peer logged so far
+  int port() const { return port_; }
+
+ protected:
+  // `args` gets the peer's own directory and returns the script's further arguments.
+  PythonPeer(const std::string& script, const std::function<std::vector<std::string>(const TempDir&)>& args);
+  const TempDir& dir() const { return dir_; }
 
  private:
   TempDir dir_;
-  std::string ca_path_;
-  std::string record_path_;
-  bool plain_ = false;
   int port_ = 0;
   std::unique_ptr<Child> child_;
+};
+
+// The Roles Anywhere stand-in (test/peers/rolesanywhere_standin.py), verifying requests
+// independently of our signing code against `trust_anchor_pem`.
+class StandIn : public PythonPeer {
+ public:
+  StandIn(const std::string& trust_anchor_pem, StandInOptions options = {});
+  std::string endpoint() const;  // https://localhost:<port> (or http://127.0.0.1:<port>)
+  std::string ca_pem_path() const { return dir().file("tls/ca.pem"); }
+
+ private:
+  bool plain_ = false;
+};
+
+// The STS AssumeRoleWithWebIdentity stand-in (test/peers/sts_standin.py), plain HTTP on loopback.
+class StsStandIn : public PythonPeer {
+ public:
+  explicit StsStandIn(std::vector<std::string> extra = {});
+  std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port()); }
 };
 
 std::string binary_path();

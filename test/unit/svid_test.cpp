@@ -102,3 +102,59 @@ TEST_CASE("SVID selection by hint and SPIFFE ID") {
         "spiffe://example.org/c (hint 'external')");
   CHECK_FALSE(spiffe::select_svid({}, {}).has_value());
 }
+
+TEST_CASE("JWT-SVID selection follows the same rules and messages") {
+  std::vector<spiffe::RawJwtSvid> svids{
+      {"spiffe://example.org/a", std::string("header.payload.sig-a"), ""},
+      {"spiffe://example.org/b", std::string("header.payload.sig-b"), "external"},
+      {"spiffe://example.org/c", std::string("header.payload.sig-c"), "external"},
+  };
+  CHECK(*spiffe::select_jwt_svid(svids, {}) == 0);
+  CHECK(*spiffe::select_jwt_svid(svids, {std::string("external"), std::nullopt}) == 1);
+  CHECK(*spiffe::select_jwt_svid(svids, {std::nullopt, std::string("spiffe://example.org/c")}) == 2);
+  CHECK(*spiffe::select_jwt_svid(svids, {std::string("external"), std::string("spiffe://example.org/c")}) == 2);
+  CHECK(*spiffe::select_jwt_svid(svids, {std::nullopt, std::string("spiffe://example.org/a")}) == 0);
+
+  auto none = spiffe::select_jwt_svid(svids, {std::string("internal"), std::nullopt});
+  REQUIRE_FALSE(none.has_value());
+  CHECK(none.error().code == errc::not_found);
+  CHECK(none.error().message ==
+        "no SVID matches hint 'internal'; available: spiffe://example.org/a, "
+        "spiffe://example.org/b (hint 'external'), spiffe://example.org/c (hint 'external')");
+  CHECK(none.error().message.find("sig-") == std::string::npos);  // never the tokens
+
+  auto wrong_id = spiffe::select_jwt_svid(svids, {std::nullopt, std::string("spiffe://example.org/z")});
+  REQUIRE_FALSE(wrong_id.has_value());
+  CHECK(wrong_id.error().message.rfind("no SVID matches SPIFFE ID spiffe://example.org/z; available: ", 0) == 0);
+
+  auto empty = spiffe::select_jwt_svid({}, {});
+  REQUIRE_FALSE(empty.has_value());
+  CHECK(empty.error().code == errc::not_found);
+  CHECK(empty.error().message == "the Workload API returned no SVID");
+}
+
+TEST_CASE("X.509 and JWT selection agree on the same labels") {
+  const std::vector<std::pair<std::string, std::string>> labels{
+      {"spiffe://example.org/a", "x"}, {"spiffe://example.org/b", ""}, {"spiffe://example.org/a", "y"}};
+  std::vector<spiffe::RawX509Svid> x509;
+  std::vector<spiffe::RawJwtSvid> jwt;
+  for (const auto& [id, hint] : labels) {
+    x509.push_back({id, "", "", "", hint});
+    jwt.push_back({id, std::string("t"), hint});
+  }
+  for (const auto& selector :
+       {spiffe::Selector{}, spiffe::Selector{std::string("y"), std::nullopt},
+        spiffe::Selector{std::nullopt, std::string("spiffe://example.org/b")},
+        spiffe::Selector{std::string("y"), std::string("spiffe://example.org/a")},
+        spiffe::Selector{std::string("x"), std::string("spiffe://example.org/b")},
+        spiffe::Selector{std::string(""), std::nullopt}}) {
+    const auto a = spiffe::select_svid(x509, selector);
+    const auto b = spiffe::select_jwt_svid(jwt, selector);
+    REQUIRE(a.has_value() == b.has_value());
+    if (a) {
+      CHECK(*a == *b);
+    } else {
+      CHECK(a.error().message == b.error().message);
+    }
+  }
+}

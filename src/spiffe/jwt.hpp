@@ -1,0 +1,32 @@
+#pragma once
+// JWT-SVIDs (SPIFFE JWT-SVID §2, §3): a compact JWS whose `sub` is the SPIFFE ID. We only hand the
+// token to STS, which is the relying party and verifies the signature; here we check what we can
+// check without keys, so that an expired or wrong-audience token fails fast with a clear message
+// instead of an opaque STS error. Pure, no I/O.
+
+#include <chrono>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "util/error.hpp"
+
+namespace awh::spiffe {
+
+struct JwtClaims {
+  std::string subject;                // the SPIFFE ID (`sub`)
+  std::vector<std::string> audience;  // `aud`, as a list even when the token has a single string
+  std::chrono::system_clock::time_point expiry;  // `exp`
+};
+
+// Checks a JWT-SVID before use (JWT-SVID §3): three dot-separated base64url parts without padding;
+// a header that is a JSON object whose `alg` is a string other than "none"; a payload that is a
+// JSON object with `exp` (a JSON number of seconds since the epoch) after `now`, `aud` (a string
+// or an array of strings) containing `audience`, and `sub` a valid SPIFFE ID. The signature is not
+// verified: we are not the relying party.
+// Errors: errc::invalid_input, saying what is wrong (e.g. "the JWT-SVID expired at
+// 2026-11-24T12:00:00Z"). Messages never contain the token or any part of its encoding.
+Result<JwtClaims> check_jwt_svid(std::string_view token, std::string_view audience,
+                                 std::chrono::system_clock::time_point now);
+
+}  // namespace awh::spiffe
