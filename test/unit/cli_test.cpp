@@ -197,3 +197,58 @@ TEST_CASE("the credentials-file commands take the file flags") {
   check_usage_error(parse(base({"--aws-credentials-path", "/x"})), "--aws-credentials-path");
   check_usage_error(parse(base({"--force"})), "--force");
 }
+
+TEST_CASE("the JWT commands: audience, STS endpoint, optional role") {
+  const std::vector<std::string> jwt{"jwt-credential-process", "--audience", "sts.amazonaws.com",
+                                     "--workload-api-addr", "unix:///tmp/agent.sock"};
+  auto with = [&](std::vector<std::string> extra, const char* command = "jwt-credential-process") {
+    auto args = jwt;
+    args.front() = command;
+    args.insert(args.end(), extra.begin(), extra.end());
+    return parse(args);
+  };
+  auto o = with({"--region", "eu-west-1"});
+  REQUIRE_MESSAGE(o.options.has_value(), o.err);
+  CHECK(o.options->command == app::Command::jwt_credential_process);
+  CHECK(o.options->audience == "sts.amazonaws.com");
+  CHECK(o.options->endpoint.host == "sts.eu-west-1.amazonaws.com");
+  CHECK(o.options->endpoint.tls);
+  CHECK_FALSE(o.options->web_identity.role_arn.has_value());
+  CHECK_FALSE(o.options->web_identity.role_session_name.has_value());
+  CHECK(o.options->web_identity.duration_seconds == 3600);
+
+  o = with({"--region", "cn-north-1"});
+  REQUIRE(o.options.has_value());
+  CHECK(o.options->endpoint.host == "sts.cn-north-1.amazonaws.com.cn");
+
+  o = with({"--endpoint", "https://minio.example.com:9000", "--role-arn", kRole, "--role-session-name", "s1",
+            "--session-duration", "900", "--hint", "h", "--spiffe-id", "spiffe://example.org/w"});
+  REQUIRE_MESSAGE(o.options.has_value(), o.err);
+  CHECK(o.options->endpoint.host == "minio.example.com");
+  CHECK(o.options->endpoint.port == "9000");
+  CHECK(o.options->web_identity.role_arn == kRole);
+  CHECK(o.options->web_identity.role_session_name == "s1");
+  CHECK(o.options->web_identity.duration_seconds == 900);
+  CHECK(o.options->selector.hint == "h");
+
+  for (const char* command : {"jwt-credential-file", "jwt-credential-file-oneshot"}) {
+    CAPTURE(command);
+    o = with({"--region", "us-east-1", "--aws-credentials-path", "/x/credentials", "--profile", "p"}, command);
+    REQUIRE_MESSAGE(o.options.has_value(), o.err);
+    CHECK(app::is_jwt(o.options->command));
+    CHECK(o.options->file.path == "/x/credentials");
+    CHECK(o.options->file.profile == "p");
+    check_usage_error(with({"--region", "us-east-1"}, command), "--aws-credentials-path is required");
+  }
+
+  check_usage_error(parse({"jwt-credential-process", "--region", "us-east-1"}), "--audience is required");
+  check_usage_error(with({}), "no STS endpoint");
+  check_usage_error(with({"--region", "mars-1"}), "--region");
+  check_usage_error(with({"--region", "us-east-1", "--role-arn", "role"}), "--role-arn");
+  check_usage_error(with({"--region", "us-east-1", "--session-duration", "60"}), "--session-duration");
+  check_usage_error(with({"--region", "us-east-1", "--role-session-name", "x"}), "--role-session-name");
+  check_usage_error(with({"--endpoint", "http://sts.example.com"}), "loopback");
+  check_usage_error(with({"--region", "us-east-1", "--audience", ""}), "--audience");
+  // Roles Anywhere flags are not JWT flags.
+  check_usage_error(with({"--region", "us-east-1", "--trust-anchor-arn", kTa}), "--trust-anchor-arn");
+}
