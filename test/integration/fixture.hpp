@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <thread>
 #include <optional>
 #include <string>
 #include <vector>
@@ -89,6 +91,16 @@ struct Fixture {
     return a;
   }
 };
+
+// Polls `condition` every 20 ms until it holds or `timeout` passes: every wait in a test is bounded.
+inline bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
 
 inline boost::json::object parse_object(const std::string& text) {
   boost::system::error_code ec;

@@ -109,15 +109,6 @@ std::string command_line(const std::vector<std::string>& args) {
   return line;
 }
 
-bool eventually(const std::function<bool()>& condition, milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(milliseconds(20));
-  }
-  return true;
-}
-
 }  // namespace
 
 TEST_CASE("jwt-credential-process against moto's STS: botocore and the AWS CLI accept the credentials") {
