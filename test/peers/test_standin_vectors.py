@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Self-test of rolesanywhere_standin.py (plain python, exit status 0 = pass).
 
-1. Replays every case in ../shared/vectors/rolesanywhere/ through verify_request() with the
+1. Replays every case in test/data/rolesanywhere-vectors/ through verify_request() with the
    clock at the vectors' time; the rebuilt canonical request and string to sign must equal the
    vectors' files byte for byte, and tampering with the body or signature must fail.
 2. Runs the server (TLS and plain HTTP) and talks to it with a tiny signer written here.
@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
-VECTORS = os.path.join(os.path.dirname(REPO), "shared", "vectors", "rolesanywhere")
+VECTORS = os.path.join(REPO, "test", "data", "rolesanywhere-vectors")
 sys.path.insert(0, HERE)
 import rolesanywhere_standin as standin  # noqa: E402
 

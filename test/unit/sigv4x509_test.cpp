@@ -1,4 +1,4 @@
-// Replays every case of ../shared/vectors/rolesanywhere: canonical request, string to sign and
+// Replays every case of test/data/rolesanywhere-vectors (the shared signing vectors): canonical request, string to sign and
 // Authorization are asserted separately so a failure points at the stage. RSA signatures are
 // deterministic and compared byte for byte; ECDSA ones are verified with the leaf's public key.
 #include <doctest/doctest.h>
