@@ -274,26 +274,24 @@ CliOutcome parse_cli(const std::vector<std::string>& args, const Getenv& getenv)
   struct CommandSpec {
     const char* name;
     Command command;
-    bool jwt;
-    bool file;
     const char* description;
   };
   static constexpr CommandSpec kCommands[] = {
-      {"x509-credential-process", Command::x509_credential_process, false, false,
+      {"x509-credential-process", Command::x509_credential_process,
        "Exchange the X.509-SVID for AWS credentials with IAM Roles Anywhere and print them as "
        "credential_process JSON"},
-      {"x509-credential-file", Command::x509_credential_file, false, true,
+      {"x509-credential-file", Command::x509_credential_file,
        "Keep a profile in an AWS credentials file fresh: a daemon that renews at half-life, when the "
        "X.509-SVID rotates and on SIGHUP"},
-      {"x509-credential-file-oneshot", Command::x509_credential_file_oneshot, false, true,
+      {"x509-credential-file-oneshot", Command::x509_credential_file_oneshot,
        "Exchange the X.509-SVID once and write the credentials to a profile in an AWS credentials file"},
-      {"jwt-credential-process", Command::jwt_credential_process, true, false,
+      {"jwt-credential-process", Command::jwt_credential_process,
        "Exchange a JWT-SVID for AWS credentials with STS AssumeRoleWithWebIdentity and print them as "
        "credential_process JSON"},
-      {"jwt-credential-file", Command::jwt_credential_file, true, true,
+      {"jwt-credential-file", Command::jwt_credential_file,
        "Keep a profile in an AWS credentials file fresh with STS AssumeRoleWithWebIdentity: a daemon "
        "that renews at half-life (a fresh JWT-SVID each time) and on SIGHUP"},
-      {"jwt-credential-file-oneshot", Command::jwt_credential_file_oneshot, true, true,
+      {"jwt-credential-file-oneshot", Command::jwt_credential_file_oneshot,
        "Exchange a JWT-SVID once with STS and write the credentials to a profile in an AWS credentials file"},
   };
   for (const auto& spec : kCommands) {
@@ -301,13 +299,13 @@ CliOutcome parse_cli(const std::vector<std::string>& args, const Getenv& getenv)
     // Like the Go tool's flag parser: a repeated flag takes its last value.
     cmd->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
     cmd->set_version_flag("--version", std::string(kProgram) + " " AWH_VERSION);
-    if (spec.jwt) {
+    if (is_jwt(spec.command)) {
       add_jwt(*cmd, raw);
     } else {
       add_x509(*cmd, raw);
     }
     add_shared(*cmd, raw);
-    if (spec.file) add_file(*cmd, raw);
+    if (writes_file(spec.command)) add_file(*cmd, raw);
     add_common(*cmd, raw);
   }
 
@@ -345,8 +343,8 @@ CliOutcome parse_cli(const std::vector<std::string>& args, const Getenv& getenv)
   const std::string command_name = app.get_subcommands().front()->get_name();
   const auto& spec = *std::find_if(std::begin(kCommands), std::end(kCommands),
                                    [&](const CommandSpec& c) { return command_name == c.name; });
-  auto options = validate(raw, getenv, spec.jwt);
-  if (options && spec.file) {
+  auto options = validate(raw, getenv, is_jwt(spec.command));
+  if (options && writes_file(spec.command)) {
     auto file = validate_file(raw);
     if (file) {
       options->file = std::move(*file);

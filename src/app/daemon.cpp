@@ -10,7 +10,6 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -277,11 +276,7 @@ class Daemon {
 }  // namespace
 
 int run_daemon(const Options& options) {
-  if (auto ready = creds::preflight(options.file); !ready) {
-    log::error("{}", ready.error().message);
-    return 1;
-  }
-  auto http = net::HttpClient::create(net::ClientOptions{options.ca_bundle});
+  auto http = prepare(options);  // a file we could never write fails before any request
   if (!http) {
     log::error("{}", http.error().message);
     return 1;

@@ -27,6 +27,12 @@ inline bool is_jwt(Command c) {
   return c == Command::jwt_credential_process || c == Command::jwt_credential_file ||
          c == Command::jwt_credential_file_oneshot;
 }
+// The daemons (*-credential-file).
+inline bool is_daemon(Command c) { return c == Command::x509_credential_file || c == Command::jwt_credential_file; }
+// The commands that write a credentials file (the daemons and *-credential-file-oneshot).
+inline bool writes_file(Command c) {
+  return is_daemon(c) || c == Command::x509_credential_file_oneshot || c == Command::jwt_credential_file_oneshot;
+}
 
 
 struct Options {

@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "aws/clients.hpp"
+#include "creds/file_sink.hpp"
 #include "spiffe/jwt.hpp"
 #include "util/backoff.hpp"
 #include "util/log.hpp"
@@ -47,6 +48,13 @@ asio::awaitable<Result<T>> retry_until(Fetch fetch, Deadline deadline) {
 }
 
 }  // namespace
+
+Result<std::unique_ptr<net::HttpClient>> prepare(const Options& options) {
+  if (writes_file(options.command)) {
+    if (auto ready = creds::preflight(options.file); !ready) return ready.error();
+  }
+  return net::HttpClient::create(net::ClientOptions{options.ca_bundle});
+}
 
 asio::awaitable<Result<std::vector<spiffe::RawX509Svid>>> fetch_x509(spiffe::WorkloadClient& workload,
                                                                      Deadline deadline) {

@@ -5,6 +5,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <chrono>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,11 @@ struct Exchanged {
   creds::Credentials credentials;
   std::string identity;
 };
+
+// Start-up work every mode shares, before any network I/O: for the file modes, the check that
+// the credentials file can be written (creds::preflight); then the HTTPS client and its trust
+// store.
+Result<std::unique_ptr<net::HttpClient>> prepare(const Options& options);
 
 // The first FetchX509SVID message, retried until `deadline` while the agent is unavailable or
 // has no identity for us yet (SPIFFE Workload Endpoint §6); INVALID_ARGUMENT is final.

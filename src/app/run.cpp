@@ -1,10 +1,7 @@
 #include "app/run.hpp"
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
 
 #include <openssl/crypto.h>
 
@@ -12,17 +9,14 @@
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
-#include <optional>
-#include <thread>
 #include <exception>
+#include <thread>
 
 #include "app/daemon.hpp"
 #include "app/pipeline.hpp"
 #include "creds/credentials.hpp"
 #include "creds/file_sink.hpp"
-#include "net/http_client.hpp"
 #include "spiffe/workload_client.hpp"
-#include "util/backoff.hpp"
 #include "util/log.hpp"
 
 namespace awh::app {
@@ -67,7 +61,6 @@ class Watchdog {
   std::thread thread_;
 };
 
-
 // Writes the credential_process JSON to stdout: all of it, or an error.
 bool print_json(const creds::Credentials& credentials) {
   std::string json = creds::credential_process_json(credentials);
@@ -82,16 +75,8 @@ bool print_json(const creds::Credentials& credentials) {
 // exchange, one output.
 asio::awaitable<int> run_once(const Options& options, spiffe::WorkloadClient& workload, Watchdog& watchdog) {
   const auto deadline = Clock::now() + options.timeout;
-  const bool to_file = options.command == Command::x509_credential_file_oneshot ||
-                       options.command == Command::jwt_credential_file_oneshot;
-  if (to_file) {
-    // Fail on a file we could never write before asking anyone for credentials.
-    if (auto ready = creds::preflight(options.file); !ready) {
-      log::error("{}", ready.error().message);
-      co_return 1;
-    }
-  }
-  auto http = net::HttpClient::create(net::ClientOptions{options.ca_bundle});
+  const bool to_file = writes_file(options.command);
+  auto http = prepare(options);  // a file we could never write fails before any request
   if (!http) {
     log::error("{}", http.error().message);
     co_return 1;
@@ -123,9 +108,7 @@ asio::awaitable<int> run_once(const Options& options, spiffe::WorkloadClient& wo
 }  // namespace
 
 int run(const Options& options) {
-  if (options.command == Command::x509_credential_file || options.command == Command::jwt_credential_file) {
-    return run_daemon(options);
-  }
+  if (is_daemon(options.command)) return run_daemon(options);
   asio::io_context io(1);
   int exit_code = 1;
   Watchdog watchdog(options.timeout + std::chrono::seconds(2));

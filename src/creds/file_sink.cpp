@@ -17,6 +17,27 @@ Error unparseable(const FileTarget& target, const Error& e) {
                                 target.path, e.message));
 }
 
+// What the file is to hold: our profile set in its current contents, or our profile alone
+// (--replace, no file yet, or --force over a file that can't be read or parsed). The entry has
+// been validated, so an upsert that fails means the contents can't be parsed.
+Result<util::SecretString> new_contents(const FileTarget& target, const Credentials& c) {
+  if (target.replace) return util::SecretString(render_profile(target.profile, c));
+  auto existing = util::read_file_if_exists(target.path);
+  if (!existing) {
+    if (!target.force) return existing.error();
+    log::warn("{}; --force: writing a new file", existing.error().message);
+    return util::SecretString(render_profile(target.profile, c));
+  }
+  if (!*existing) return util::SecretString(render_profile(target.profile, c));
+  const util::SecretString contents(std::move(**existing));
+  auto edited = upsert_profile(contents, target.profile, c);
+  if (edited) return util::SecretString(std::move(*edited));
+  if (!target.force) return unparseable(target, edited.error());
+  log::warn("the credentials file {} can't be parsed ({}); --force: overwriting it", target.path,
+            edited.error().message);
+  return util::SecretString(render_profile(target.profile, c));
+}
+
 }  // namespace
 
 Result<void> preflight(const FileTarget& target) {
@@ -35,33 +56,9 @@ Result<void> preflight(const FileTarget& target) {
 
 Result<void> write_credentials(const FileTarget& target, const Credentials& c) {
   if (auto valid = validate_entry(target.profile, c); !valid) return valid.error();
-  util::SecretString updated;
-  if (target.replace) {
-    updated = render_profile(target.profile, c);
-  } else {
-    auto existing = util::read_file_if_exists(target.path);
-    if (!existing && !target.force) return existing.error();
-    if (!existing || !*existing) {
-      if (!existing) log::warn("{}; --force: writing a new file", existing.error().message);
-      updated = render_profile(target.profile, c);
-    } else {
-      const util::SecretString contents(std::move(**existing));
-      auto edited = upsert_profile(contents, target.profile, c);
-      if (edited) {
-        updated = std::move(*edited);
-      } else if (edited.error().code == errc::invalid_input && target.force &&
-                 check_parseable(contents).has_error()) {
-        log::warn("the credentials file {} can't be parsed ({}); --force: overwriting it", target.path,
-                  edited.error().message);
-        updated = render_profile(target.profile, c);
-      } else if (check_parseable(contents).has_error()) {
-        return unparseable(target, edited.error());
-      } else {
-        return edited.error();
-      }
-    }
-  }
-  return util::write_file_atomically(target.path, updated);
+  auto updated = new_contents(target, c);
+  if (!updated) return updated.error();
+  return util::write_file_atomically(target.path, *updated);
 }
 
 }  // namespace awh::creds

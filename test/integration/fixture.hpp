@@ -102,6 +102,20 @@ inline bool eventually(const std::function<bool()>& condition, std::chrono::mill
   return true;
 }
 
+// The file our writer makes for one profile (a new file, or --replace).
+inline std::string profile_text(const std::string& profile, const std::string& key, const std::string& secret,
+                                const std::string& token) {
+  return "[" + profile + "]\naws_access_key_id = " + key + "\naws_secret_access_key = " + secret +
+         "\naws_session_token = " + token + "\n";
+}
+
+// argv as one line, for a credential_process setting (our test paths hold no spaces).
+inline std::string command_line(const std::vector<std::string>& args) {
+  std::string line;
+  for (const auto& a : args) line += (line.empty() ? "" : " ") + a;
+  return line;
+}
+
 inline boost::json::object parse_object(const std::string& text) {
   boost::system::error_code ec;
   auto v = boost::json::parse(text, ec);

@@ -98,16 +98,7 @@ std::string json_for(const StsRecord& r) {
          R"(","SessionToken":")" + r.token + R"(","Expiration":")" + r.expiration + "\"}\n";
 }
 
-std::string profile_for(const StsRecord& r) {
-  return "[default]\naws_access_key_id = " + r.access_key + "\naws_secret_access_key = " + r.secret_key +
-         "\naws_session_token = " + r.token + "\n";
-}
-
-std::string command_line(const std::vector<std::string>& args) {
-  std::string line;
-  for (const auto& a : args) line += (line.empty() ? "" : " ") + a;
-  return line;
-}
+std::string profile_for(const StsRecord& r) { return profile_text("default", r.access_key, r.secret_key, r.token); }
 
 }  // namespace
 

@@ -99,8 +99,7 @@ std::string fill(const std::string& key, const std::string& secret, const std::s
 }
 
 std::string only_profile(const std::string& profile, const Issued& c) {
-  return "[" + profile + "]\naws_access_key_id = " + c.access_key + "\naws_secret_access_key = " + c.secret_key +
-         "\naws_session_token = " + c.token + "\n";
+  return profile_text(profile, c.access_key, c.secret_key, c.token);
 }
 
 // What botocore itself reads from the file: "<key> <secret> <token>".

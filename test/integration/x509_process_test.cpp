@@ -60,8 +60,7 @@ TEST_CASE("botocore, through credential_process, gets exactly the credentials th
   Fixture f;
   f.serve(KeyKind::rsa2048, true);
   StandIn standin(f.pki.root_pem());
-  std::string command;
-  for (const auto& a : f.args(standin)) command += (command.empty() ? "" : " ") + a;
+  const std::string command = command_line(f.args(standin));
   write_file(f.dir.file("config"), "[profile it]\ncredential_process = " + command + "\nregion = us-east-1\n");
   const std::string script =
       "import botocore.session, json\n"
