@@ -30,7 +30,7 @@ asio::awaitable<Result<T>> retry_until(Fetch fetch, Deadline deadline) {
   for (int attempt = 0;; ++attempt) {
     Result<T> result = co_await fetch(deadline);
     if (result || !result.error().retryable()) co_return result;
-    if (result.error().code != errc::timeout || !last) last = result.error();
+    if (result.error().cls != errc::timeout || !last) last = result.error();
     // Keep trying until the deadline: the last wait is cut short so that one more attempt fits.
     // When it runs out, report the failure that kept us from succeeding (an attempt cut off by
     // the deadline says less than the one before it).
@@ -89,9 +89,9 @@ asio::awaitable<Result<creds::Credentials>> create_session_with(net::HttpClient&
 asio::awaitable<Result<Exchanged>> exchange_x509(net::HttpClient& http, spiffe::WorkloadClient& workload,
                                                  const Options& options, Deadline deadline) {
   auto svids = co_await fetch_x509(workload, deadline);
-  if (!svids) co_return make_error(svids.error().code, "cannot get an X.509-SVID: " + svids.error().message);
+  if (!svids) co_return make_error(svids.error().cls, "cannot get an X.509-SVID: " + svids.error().message);
   auto svid = choose_svid(*svids, options.selector);
-  if (!svid) co_return make_error(svid.error().code, "cannot use the X.509-SVID: " + svid.error().message);
+  if (!svid) co_return make_error(svid.error().cls, "cannot use the X.509-SVID: " + svid.error().message);
   auto credentials = co_await create_session_with(http, options, *svid, deadline);
   if (!credentials) co_return credentials.error();
   co_return Exchanged{std::move(*credentials),
@@ -103,16 +103,16 @@ asio::awaitable<Result<Exchanged>> exchange_jwt(net::HttpClient& http, spiffe::W
   auto svids = co_await retry_until<std::vector<spiffe::RawJwtSvid>>(
       [&](Deadline d) { return workload.fetch_jwt_once(options.audience, options.selector.spiffe_id, d); },
       deadline);
-  if (!svids) co_return make_error(svids.error().code, "cannot get a JWT-SVID: " + svids.error().message);
+  if (!svids) co_return make_error(svids.error().cls, "cannot get a JWT-SVID: " + svids.error().message);
   auto index = spiffe::select_jwt_svid(*svids, options.selector);
-  if (!index) co_return make_error(index.error().code, "cannot use the JWT-SVID: " + index.error().message);
+  if (!index) co_return make_error(index.error().cls, "cannot use the JWT-SVID: " + index.error().message);
   const auto& svid = (*svids)[*index];
   if (options.selector.empty() && svids->size() > 1) {
     log::warn("the Workload API returned {} JWT-SVIDs; using the first, {} (select with --hint or --spiffe-id)",
               svids->size(), svid.spiffe_id);
   }
   auto claims = spiffe::check_jwt_svid(svid.token, options.audience, std::chrono::system_clock::now());
-  if (!claims) co_return make_error(claims.error().code, "cannot use the JWT-SVID: " + claims.error().message);
+  if (!claims) co_return make_error(claims.error().cls, "cannot use the JWT-SVID: " + claims.error().message);
   log::debug("using JWT-SVID {} for audience {} (expires {})", claims->subject, options.audience,
              util::format_rfc3339(claims->expiry));
 

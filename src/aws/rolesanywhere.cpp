@@ -1,5 +1,7 @@
 #include "aws/rolesanywhere.hpp"
 
+#include "aws/errors.hpp"
+
 #include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -14,11 +16,6 @@ std::string_view string_field(const boost::json::object& o, std::string_view key
   const auto* v = o.if_contains(key);
   if (v == nullptr || !v->is_string()) return {};
   return v->get_string();
-}
-
-bool is_throttling(std::string_view code) {
-  return code == "ThrottlingException" || code == "Throttling" || code == "TooManyRequestsException" ||
-         code == "RequestLimitExceeded" || code == "SlowDown";
 }
 
 }  // namespace
@@ -107,15 +104,13 @@ Error aws_error(const net::HttpResponse& response) {
       }
     }
   }
-  if (code.empty()) code = fmt::format("HTTP {}", response.status);
   if (message.empty()) message = "no error message in the response";
-  errc kind = errc::denied;
-  if (response.status == 429 || is_throttling(code)) {
-    kind = errc::throttled;
-  } else if (response.status >= 500) {
-    kind = errc::server;
+  if (code.empty()) {
+    Error e = make_aws_error(response.status, {}, message);
+    e.message = fmt::format("HTTP {}: {} (HTTP {})", response.status, message, response.status);
+    return e;
   }
-  return make_error(kind, fmt::format("{}: {} (HTTP {})", code, message, response.status));
+  return make_aws_error(response.status, code, message);
 }
 
 Result<creds::Credentials> parse_create_session_response(const net::HttpResponse& response) {

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <utility>
 
+#include "aws/errors.hpp"
 #include "aws/sigv4x509.hpp"
 
 namespace awh::aws {
@@ -111,37 +112,28 @@ std::string sanitize(std::string_view text, std::size_t max) {
   return out;
 }
 
-bool is_throttling(std::string_view code) {
-  return code == "Throttling" || code == "ThrottlingException" || code == "RequestLimitExceeded" ||
-         code == "TooManyRequestsException";
-}
-
-errc classify(unsigned status, std::string_view code) {
-  if (status == 429 || is_throttling(code)) return errc::throttled;
-  // STS could not reach the identity provider's keys (AssumeRoleWithWebIdentity API reference:
-  // "the request can be retried"), so it is a transient failure despite its HTTP 400.
-  if (code == "IDPCommunicationError" || status >= 500) return errc::server;
-  return errc::denied;
-}
-
 Error sts_error(unsigned status, pugi::xml_node error_response) {
   // STS sends ErrorResponse/Error; some Query-protocol servers (older moto) nest it in Errors.
   auto error = child(error_response, "Error");
   if (!error) error = child(child(error_response, "Errors"), "Error");
   std::string code = sanitize(trimmed_text(child(error, "Code")), 100);
   std::string message = sanitize(trimmed_text(child(error, "Message")), 500);
-  if (code.empty()) code = fmt::format("HTTP {}", status);
   if (message.empty()) message = "no error message in the response";
-  return make_error(classify(status, code), fmt::format("{}: {} (HTTP {})", code, message, status));
+  if (code.empty()) {
+    Error e = make_aws_error(status, {}, message);
+    e.message = fmt::format("HTTP {}: {} (HTTP {})", status, message, status);
+    return e;
+  }
+  return make_aws_error(status, code, message);
 }
 
 Error http_error(const net::HttpResponse& response) {
   const auto excerpt = sanitize(response.body, 200);
-  return make_error(classify(response.status, {}),
-                    excerpt.empty()
-                        ? fmt::format("HTTP {} from STS with an empty body", response.status)
-                        : fmt::format("HTTP {} from STS without an error document: \"{}\"",
-                                      response.status, excerpt));
+  Error e = make_aws_error(response.status, {}, {});
+  e.message = excerpt.empty() ? fmt::format("HTTP {} from STS with an empty body", response.status)
+                              : fmt::format("HTTP {} from STS without an error document: \"{}\"",
+                                            response.status, excerpt);
+  return e;
 }
 
 }  // namespace

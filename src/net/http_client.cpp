@@ -41,7 +41,7 @@ Error net_error(const Url& url, std::string_view step, const boost::system::erro
   if (ec == beast::error::timeout || ec == asio::error::timed_out) {
     return make_error(errc::timeout, fmt::format("{}: {} timed out", describe(url), step));
   }
-  return make_error(errc::unavailable,
+  return make_error(errc::network,
                     fmt::format("{}: {} failed: {}", describe(url), step, ec.message()));
 }
 

@@ -29,7 +29,7 @@ class HttpClient {
   static Result<std::unique_ptr<HttpClient>> create(ClientOptions options);
 
   // Sends `request` to `url` and reads the whole response. `deadline` caps every step.
-  // Errors: errc::unavailable (resolve/connect/reset), errc::timeout, errc::tls (handshake or
+  // Errors: errc::network (resolve/connect/reset), errc::timeout, errc::tls (handshake or
   // verification), errc::protocol (malformed or oversized response).
   boost::asio::awaitable<Result<HttpResponse>> send(const Url& url, HttpRequest request,
                                                     std::chrono::steady_clock::time_point deadline);

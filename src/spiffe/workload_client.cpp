@@ -49,32 +49,46 @@ std::vector<RawX509Svid> convert(const X509SVIDResponse& response) {
 
 Error map_grpc_status(int grpc_code, std::string_view message, std::string_view target) {
   const auto code = static_cast<grpc::StatusCode>(grpc_code);
+  Error e;
   switch (code) {
     case grpc::StatusCode::OK:
-      return make_error(errc::unavailable, fmt::format("the Workload API at {} closed the stream", target));
+      e = make_error(errc::workload_unavailable,
+                     fmt::format("the Workload API at {} closed the stream", target));
+      break;
     case grpc::StatusCode::UNAVAILABLE:
-      return make_error(errc::unavailable,
-                        fmt::format("the Workload API at {} is unavailable ({}); is the SPIFFE agent running?",
-                                    target, message));
+      e = make_error(errc::workload_unavailable,
+                     fmt::format("the Workload API at {} is unavailable ({}); is the SPIFFE agent running?",
+                                 target, message));
+      break;
     case grpc::StatusCode::PERMISSION_DENIED:
       // SPIRE answers PERMISSION_DENIED "no identity issued" until it has attested us.
-      return make_error(errc::unavailable,
-                        fmt::format("the Workload API at {} has no identity for this workload yet ({})",
-                                    target, message));
+      e = make_error(errc::workload_unavailable,
+                     fmt::format("the Workload API at {} has no identity for this workload yet ({})",
+                                 target, message));
+      break;
     case grpc::StatusCode::DEADLINE_EXCEEDED:
-      return make_error(errc::timeout, fmt::format("the Workload API at {} timed out", target));
+      e = make_error(errc::timeout, fmt::format("the Workload API at {} timed out", target));
+      break;
     case grpc::StatusCode::INVALID_ARGUMENT:
     case grpc::StatusCode::UNIMPLEMENTED:
-      return make_error(errc::denied, fmt::format("the Workload API at {} rejected the request: {} ({})",
-                                                  target, message,
-                                                  code == grpc::StatusCode::INVALID_ARGUMENT
-                                                      ? "INVALID_ARGUMENT" : "UNIMPLEMENTED"));
+      e = make_error(errc::workload_rejected,
+                     fmt::format("the Workload API at {} rejected the request: {} ({})", target, message,
+                                 code == grpc::StatusCode::INVALID_ARGUMENT ? "INVALID_ARGUMENT"
+                                                                            : "UNIMPLEMENTED"));
+      break;
     case grpc::StatusCode::CANCELLED:
-      return make_error(errc::unavailable, fmt::format("the call to the Workload API at {} was cancelled", target));
+      e = make_error(errc::workload_unavailable,
+                     fmt::format("the call to the Workload API at {} was cancelled", target));
+      break;
     default:
-      return make_error(errc::server, fmt::format("the Workload API at {} failed: {} (gRPC code {})",
-                                                  target, message, grpc_code));
+      // INTERNAL, UNKNOWN, RESOURCE_EXHAUSTED...: the agent had a problem; try again later.
+      e = make_error(errc::workload_unavailable,
+                     fmt::format("the Workload API at {} failed: {} (gRPC code {})", target, message,
+                                 grpc_code));
+      break;
   }
+  e.grpc_status = grpc_code;
+  return e;
 }
 
 // State shared by the client and every call it started. Calls co-own it, so a reaction that

@@ -24,7 +24,7 @@ namespace awh::spiffe {
 
 // gRPC status -> our error. UNAVAILABLE, PERMISSION_DENIED ("no identity issued" yet), a
 // stream that ends, and server-side failures are retryable; INVALID_ARGUMENT and UNIMPLEMENTED
-// are not (errc::denied).
+// are not (errc::workload_rejected).
 Error map_grpc_status(int grpc_code, std::string_view message, std::string_view target);
 
 class X509SvidStream {

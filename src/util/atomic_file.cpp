@@ -65,7 +65,9 @@ std::string reason(int err) { return std::generic_category().message(err); }
 
 // "cannot write <path>: <detail><OS reason>"
 Error write_error(const std::string& path, std::string_view detail, int err) {
-  return make_error(errc::io, fmt::format("cannot write {}: {}{}", path, detail, reason(err)));
+  Error e = make_error(errc::file, fmt::format("cannot write {}: {}{}", path, detail, reason(err)));
+  e.sys_errno = err;
+  return e;
 }
 
 Error unchanged(Error e) {
@@ -208,10 +210,12 @@ Result<void> replace(const std::string& path, const Target& target, std::string_
 Result<std::optional<std::string>> read_file_if_exists(const std::string& path,
                                                        std::size_t max_size) {
   const auto fail = [&](int err) {
-    return make_error(errc::io, fmt::format("cannot read {}: {}", path, reason(err)));
+    Error e = make_error(errc::file, fmt::format("cannot read {}: {}", path, reason(err)));
+    e.sys_errno = err;
+    return e;
   };
   const auto too_large = [&] {
-    return make_error(errc::io,
+    return make_error(errc::file,
                       fmt::format("cannot read {}: larger than {} bytes", path, max_size));
   };
 

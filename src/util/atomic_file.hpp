@@ -4,7 +4,7 @@
 // blocking is acceptable. Functions are safe to call from any thread; writers of the same path
 // must not overlap (the last rename wins, but each writer's result is still a whole file).
 //
-// Errors are values: errc::io with a one-line message naming the path and the OS reason, e.g.
+// Errors are values: errc::file with a one-line message naming the path and the OS reason, e.g.
 // "cannot write /x/credentials: No space left on device (the file was not changed)".
 // A path that names no file ("", "dir/", ".") is errc::invalid_input.
 

@@ -6,28 +6,32 @@ namespace {
 class Category final : public std::error_category {
  public:
   const char* name() const noexcept override { return "awh"; }
-  std::string message(int ev) const override {
-    switch (static_cast<errc>(ev)) {
-      case errc::ok: return "success";
-      case errc::usage: return "usage error";
-      case errc::invalid_input: return "invalid input";
-      case errc::not_found: return "not found";
-      case errc::unavailable: return "unavailable";
-      case errc::timeout: return "timed out";
-      case errc::protocol: return "protocol error";
-      case errc::denied: return "denied";
-      case errc::throttled: return "throttled";
-      case errc::server: return "server error";
-      case errc::tls: return "TLS error";
-      case errc::io: return "I/O error";
-      case errc::crypto: return "cryptographic error";
-      case errc::internal: return "internal error";
-    }
-    return "unknown error";
-  }
+  std::string message(int ev) const override { return class_name(static_cast<errc>(ev)); }
 };
 
 }  // namespace
+
+const char* class_name(errc cls) noexcept {
+  switch (cls) {
+    case errc::ok: return "ok";
+    case errc::usage: return "usage";
+    case errc::invalid_input: return "invalid_input";
+    case errc::not_found: return "not_found";
+    case errc::network: return "network";
+    case errc::timeout: return "timeout";
+    case errc::tls: return "tls";
+    case errc::protocol: return "protocol";
+    case errc::throttled: return "throttled";
+    case errc::denied: return "denied";
+    case errc::server: return "server";
+    case errc::workload_unavailable: return "workload_unavailable";
+    case errc::workload_rejected: return "workload_rejected";
+    case errc::file: return "file";
+    case errc::crypto: return "crypto";
+    case errc::internal: return "internal";
+  }
+  return "unknown";
+}
 
 const std::error_category& error_category() noexcept {
   static const Category category;

@@ -1,9 +1,15 @@
 #pragma once
-// Errors as values. A failure that depends on data or the environment is an `Error`: a code
-// from our own category (so callers can branch on the kind, e.g. "retryable?") plus a one-line
-// human message naming what is wrong. The message never contains secrets.
+// Errors as values. A failure that depends on data or the environment is an `Error`:
+//  - a class (`errc`): what callers branch on (retry or stop, which exit code) and what metrics
+//    count;
+//  - the original code where there is one: errno, the HTTP status, the AWS error code, the gRPC
+//    status code;
+//  - a one-line human message naming what is wrong. The message never contains secrets.
+// The classes are listed in ARCHITECTURE.md, "Errors".
 
 #include <boost/system/result.hpp>
+
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -12,18 +18,20 @@ namespace awh {
 
 enum class errc {
   ok = 0,
-  usage,          // bad or missing command-line input (exit 2)
-  invalid_input,  // bad data we were given (a file, a certificate, an ARN)
-  not_found,      // nothing matched (e.g. no SVID for the selectors)
-  unavailable,    // a peer is not there yet; retryable
-  timeout,        // an operation ran out of time; retryable
-  protocol,       // a peer answered something we can't use (malformed JSON, missing field)
-  denied,         // a peer refused us (4xx other than throttling); not retryable
-  throttled,      // 429 / throttling code; retryable
-  server,         // 5xx; retryable
-  tls,            // TLS handshake or verification failure
-  io,             // local I/O failure
-  crypto,         // OpenSSL failure
+  usage,                 // bad or missing command-line input (exit 2)
+  invalid_input,         // bad data we were given (a certificate, an ARN, a JWT-SVID)
+  not_found,             // nothing matched (e.g. no SVID for the selectors)
+  network,               // resolve/connect/reset talking to AWS; retryable
+  timeout,               // an operation ran out of time; retryable
+  tls,                   // TLS handshake refused or verification failed
+  protocol,              // a peer answered something we can't use (malformed, missing field)
+  throttled,             // HTTP 429 or an AWS throttling code; retryable
+  denied,                // AWS refused us (4xx other than throttling)
+  server,                // HTTP 5xx or a transient AWS failure; retryable
+  workload_unavailable,  // the Workload API is not there, or has no identity for us yet; retryable
+  workload_rejected,     // the Workload API refused the request (INVALID_ARGUMENT, UNIMPLEMENTED)
+  file,                  // reading or writing a local file
+  crypto,                // OpenSSL failure
   internal,
 };
 
@@ -33,14 +41,29 @@ inline std::error_code make_error_code(errc e) noexcept {
   return {static_cast<int>(e), error_category()};
 }
 
-struct Error {
-  errc code = errc::internal;
-  std::string message;
+// The short name of a class ("network", "workload_unavailable"), for logs and metrics.
+const char* class_name(errc cls) noexcept;
 
-  // Transient failures worth another attempt: connection problems, timeouts, 429, 5xx.
+struct Error {
+  errc cls = errc::internal;
+  std::string message;
+  // The original code, where the failure had one.
+  int sys_errno = 0;              // errno of a failed system call
+  unsigned http_status = 0;       // the HTTP status a peer answered
+  std::string aws_code;           // the AWS error code, e.g. "AccessDeniedException"
+  std::optional<int> grpc_status;  // the gRPC status code of a Workload API call
+
+  // Transient failures worth another attempt: connection problems, timeouts, throttling, 5xx,
+  // a Workload API that isn't ready.
   bool retryable() const noexcept {
-    return code == errc::unavailable || code == errc::timeout || code == errc::throttled ||
-           code == errc::server;
+    return cls == errc::network || cls == errc::timeout || cls == errc::throttled ||
+           cls == errc::server || cls == errc::workload_unavailable;
+  }
+  // The same error with `prefix` before its message ("cannot get an X.509-SVID: ...").
+  Error prefixed(std::string_view prefix) const {
+    Error e = *this;
+    e.message.insert(0, prefix);
+    return e;
   }
 };
 
@@ -54,17 +77,26 @@ class ErrorException : public std::runtime_error {
   Error error_;
 };
 
-[[noreturn]] inline void throw_exception_from_error(const Error& e,
-                                                    const boost::source_location&) {
+[[noreturn]] inline void throw_exception_from_error(const Error& e, const boost::source_location&) {
   throw ErrorException(e);
 }
 
 template <class T>
 using Result = boost::system::result<T, Error>;
 
-inline Error make_error(errc code, std::string message) { return Error{code, std::move(message)}; }
+inline Error make_error(errc cls, std::string message) { return Error{cls, std::move(message)}; }
 
 }  // namespace awh
 
 template <>
 struct std::is_error_code_enum<awh::errc> : std::true_type {};
+
+// Early return of a failed Result: `AWH_TRY(x, parse(text));` declares `x` (the Result) and
+// returns its error from the enclosing function if it failed; AWH_CO_TRY does the same with
+// co_return in a coroutine. Use `*x` afterwards.
+#define AWH_TRY(var, expr)           \
+  auto var = (expr);                 \
+  if (!var) return std::move(var).error()
+#define AWH_CO_TRY(var, expr)        \
+  auto var = (expr);                 \
+  if (!var) co_return std::move(var).error()

@@ -181,7 +181,7 @@ TEST_CASE("a dangling symlink is an error and is left alone") {
 
   const auto r = write_file_atomically(link, "new");
   REQUIRE_FALSE(r.has_value());
-  CHECK(r.error().code == awh::errc::io);
+  CHECK(r.error().cls == awh::errc::file);
   CHECK(contains(r.error().message, link));
   CHECK(contains(r.error().message, "(the file was not changed)"));
   CHECK(fs::is_symlink(link));
@@ -198,7 +198,7 @@ TEST_CASE("a failure after the temp file was created leaves no temp file and cha
 
   const auto r = write_file_atomically(path, "new");
   REQUIRE_FALSE(r.has_value());
-  CHECK(r.error().code == awh::errc::io);
+  CHECK(r.error().cls == awh::errc::file);
   CHECK(contains(r.error().message, "cannot write " + path + ": "));
   CHECK(contains(r.error().message, "(the file was not changed)"));
   CHECK(fs::is_directory(path));
@@ -220,7 +220,7 @@ TEST_CASE("a read-only directory fails with Permission denied and changes nothin
 
   const auto r = write_file_atomically(path, "new");
   REQUIRE_FALSE(r.has_value());
-  CHECK(r.error().code == awh::errc::io);
+  CHECK(r.error().cls == awh::errc::file);
   CHECK(contains(r.error().message, path));
   CHECK(contains(r.error().message, "Permission denied"));
   CHECK(contains(r.error().message, "(the file was not changed)"));
@@ -242,7 +242,7 @@ TEST_CASE("a parent that is a regular file is a clear error") {
 
   const auto r = write_file_atomically(file + "/credentials", "new");
   REQUIRE_FALSE(r.has_value());
-  CHECK(r.error().code == awh::errc::io);
+  CHECK(r.error().cls == awh::errc::file);
   CHECK(contains(r.error().message, file + "/credentials"));
   CHECK(contains(r.error().message, file + ": Not a directory"));
   CHECK(slurp(file) == "not a directory");
@@ -260,7 +260,7 @@ TEST_CASE("paths that name no file are rejected") {
     CAPTURE(path);
     const auto r = write_file_atomically(path, "x");
     REQUIRE_FALSE(r.has_value());
-    CHECK(r.error().code == awh::errc::invalid_input);
+    CHECK(r.error().cls == awh::errc::invalid_input);
   }
 }
 
@@ -323,14 +323,14 @@ TEST_CASE("read_file_if_exists") {
   SUBCASE("a directory is an error naming it") {
     const auto r = read_file_if_exists(dir.path());
     REQUIRE_FALSE(r.has_value());
-    CHECK(r.error().code == awh::errc::io);
+    CHECK(r.error().cls == awh::errc::file);
     CHECK(r.error().message == "cannot read " + dir.path() + ": Is a directory");
   }
   SUBCASE("a file over max_size is an error; exactly max_size is fine") {
     spit(path, std::string(100, 'x'));
     const auto over = read_file_if_exists(path, 99);
     REQUIRE_FALSE(over.has_value());
-    CHECK(over.error().code == awh::errc::io);
+    CHECK(over.error().cls == awh::errc::file);
     CHECK(contains(over.error().message, path));
     CHECK(contains(over.error().message, "larger than 99 bytes"));
     const auto exact = read_file_if_exists(path, 100);
@@ -363,7 +363,7 @@ TEST_CASE("prepare_directory creates missing directories 0700 and checks they ar
   REQUIRE(::chmod((dir / "a/b").c_str(), 0500) == 0);
   const auto r = prepare_directory(path);
   REQUIRE_FALSE(r.has_value());
-  CHECK(r.error().code == awh::errc::io);
+  CHECK(r.error().cls == awh::errc::file);
   CHECK(r.error().message == "cannot write " + path + ": directory " + dir.path() +
                                  "/a/b is not writable: Permission denied");
   REQUIRE(::chmod((dir / "a/b").c_str(), 0700) == 0);

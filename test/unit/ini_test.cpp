@@ -65,7 +65,7 @@ Error parse_error(std::string_view existing) {
   auto checked = check_parseable(existing);
   REQUIRE_FALSE(checked.has_value());
   CHECK(checked.error().message == r.error().message);
-  CHECK(r.error().code == errc::invalid_input);
+  CHECK(r.error().cls == errc::invalid_input);
   return r.error();
 }
 
@@ -383,7 +383,7 @@ TEST_CASE("bad profile names are rejected") {
     CAPTURE(profile);
     auto r = upsert_profile("[a]\nx = 1\n", profile, kNew);
     REQUIRE_FALSE(r.has_value());
-    CHECK(r.error().code == errc::invalid_input);
+    CHECK(r.error().cls == errc::invalid_input);
     CHECK(r.error().message.find("profile name") != std::string::npos);
     CHECK_FALSE(creds::validate_entry(profile, kNew).has_value());
   }
@@ -401,7 +401,7 @@ TEST_CASE("bad values are rejected without echoing them") {
           make_creds(field == 0 ? bad : ok, field == 1 ? bad : ok, field == 2 ? bad : ok);
       auto r = upsert_profile("[default]\naws_access_key_id = O\n", "default", c);
       REQUIRE_FALSE(r.has_value());
-      CHECK(r.error().code == errc::invalid_input);
+      CHECK(r.error().cls == errc::invalid_input);
       CHECK(r.error().message.find("SE") == std::string::npos);
       CHECK(r.error().message.find("CRET") == std::string::npos);
       const char* name = field == 0   ? "access key ID"

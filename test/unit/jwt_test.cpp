@@ -38,7 +38,7 @@ std::string with_payload(std::string_view payload) { return token(kHeader, paylo
 std::string failure(const std::string& jwt, std::string_view audience = kAudience) {
   auto r = spiffe::check_jwt_svid(jwt, audience, kNow);
   REQUIRE_FALSE(r.has_value());
-  CHECK(r.error().code == errc::invalid_input);
+  CHECK(r.error().cls == errc::invalid_input);
   const auto& message = r.error().message;
   CHECK(message.rfind("the JWT-SVID", 0) == 0);
   std::string_view rest = jwt;

@@ -44,7 +44,7 @@ TEST_CASE("malformed or incomplete responses are protocol errors, never crashes"
     CAPTURE(body);
     auto c = aws::parse_create_session_response(response(201, body));
     REQUIRE_FALSE(c.has_value());
-    CHECK(c.error().code == errc::protocol);
+    CHECK(c.error().cls == errc::protocol);
     CHECK_FALSE(c.error().retryable());
   }
   auto missing = aws::parse_create_session_response(response(
@@ -56,19 +56,19 @@ TEST_CASE("AWS errors carry code and message and are classified") {
   auto denied = aws::aws_error(response(403, R"({"message":"Invalid signature"})",
                                         {{"x-amzn-errortype", "AccessDeniedException:http://internal"}}));
   CHECK(denied.message == "AccessDeniedException: Invalid signature (HTTP 403)");
-  CHECK(denied.code == errc::denied);
+  CHECK(denied.cls == errc::denied);
   CHECK_FALSE(denied.retryable());
 
   auto typed = aws::aws_error(response(400, R"({"__type":"com.amazon#ValidationException","Message":"bad"})"));
   CHECK(typed.message == "ValidationException: bad (HTTP 400)");
 
   auto throttled = aws::aws_error(response(400, R"({"message":"slow"})", {{"X-Amzn-ErrorType", "ThrottlingException"}}));
-  CHECK(throttled.code == errc::throttled);
+  CHECK(throttled.cls == errc::throttled);
   CHECK(throttled.retryable());
   CHECK(aws::aws_error(response(429, "")).retryable());
 
   auto server = aws::aws_error(response(503, "<html>oops</html>"));
-  CHECK(server.code == errc::server);
+  CHECK(server.cls == errc::server);
   CHECK(server.retryable());
   CHECK(server.message == "HTTP 503: no error message in the response (HTTP 503)");
 

@@ -150,30 +150,30 @@ TEST_CASE("STS errors carry code and message and are classified") {
   auto denied = failure(response(
       403, sts_error_xml("AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity")));
   CHECK(denied.message == "AccessDenied: Not authorized to perform sts:AssumeRoleWithWebIdentity (HTTP 403)");
-  CHECK(denied.code == errc::denied);
+  CHECK(denied.cls == errc::denied);
   CHECK_FALSE(denied.retryable());
 
   auto throttled = failure(response(400, sts_error_xml("Throttling", "Rate exceeded")));
   CHECK(throttled.message == "Throttling: Rate exceeded (HTTP 400)");
-  CHECK(throttled.code == errc::throttled);
+  CHECK(throttled.cls == errc::throttled);
   CHECK(throttled.retryable());
-  CHECK(failure(response(400, sts_error_xml("ThrottlingException", "x"))).code == errc::throttled);
-  CHECK(failure(response(400, sts_error_xml("RequestLimitExceeded", "x"))).code == errc::throttled);
-  CHECK(failure(response(429, sts_error_xml("SomethingElse", "x"))).code == errc::throttled);
+  CHECK(failure(response(400, sts_error_xml("ThrottlingException", "x"))).cls == errc::throttled);
+  CHECK(failure(response(400, sts_error_xml("RequestLimitExceeded", "x"))).cls == errc::throttled);
+  CHECK(failure(response(429, sts_error_xml("SomethingElse", "x"))).cls == errc::throttled);
 
   auto unavailable = failure(response(503, sts_error_xml("ServiceUnavailable", "Service is unavailable")));
   CHECK(unavailable.message == "ServiceUnavailable: Service is unavailable (HTTP 503)");
-  CHECK(unavailable.code == errc::server);
+  CHECK(unavailable.cls == errc::server);
   CHECK(unavailable.retryable());
 
   auto idp = failure(response(400, sts_error_xml("IDPCommunicationError", "Couldn't retrieve verification key")));
-  CHECK(idp.code == errc::server);
+  CHECK(idp.cls == errc::server);
   CHECK(idp.retryable());
 
   for (const char* code : {"InvalidIdentityToken", "ExpiredTokenException", "IDPRejectedClaim", "ValidationError"}) {
     CAPTURE(code);
     auto e = failure(response(400, sts_error_xml(code, "m")));
-    CHECK(e.code == errc::denied);
+    CHECK(e.cls == errc::denied);
     CHECK(e.message == fmt::format("{}: m (HTTP 400)", code));
   }
 
@@ -186,7 +186,7 @@ TEST_CASE("STS errors carry code and message and are classified") {
         "AccessDenied: no error message in the response (HTTP 403)");
   CHECK(failure(response(400, "<ErrorResponse/>")).message ==
         "HTTP 400: no error message in the response (HTTP 400)");
-  CHECK(failure(response(200, sts_error_xml("AccessDenied", "no"))).code == errc::denied);
+  CHECK(failure(response(200, sts_error_xml("AccessDenied", "no"))).cls == errc::denied);
   // Control characters in the peer's text are escaped.
   CHECK(failure(response(403, sts_error_xml("AccessDenied", "a&#10;b\x01"))).message ==
         "AccessDenied: a b\\x01 (HTTP 403)");
@@ -196,7 +196,7 @@ TEST_CASE("non-XML error pages are reported with a short sanitized excerpt") {
   auto bad_gateway = failure(response(
       502, "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad "
            "Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"));
-  CHECK(bad_gateway.code == errc::server);
+  CHECK(bad_gateway.cls == errc::server);
   CHECK(bad_gateway.retryable());
   CHECK(bad_gateway.message ==
         "HTTP 502 from STS without an error document: \"<html> <head><title>502 Bad Gateway</title></head> "
@@ -204,15 +204,15 @@ TEST_CASE("non-XML error pages are reported with a short sanitized excerpt") {
 
   // Well-formed XML that isn't an STS error is an error page too.
   auto xhtml = failure(response(504, "<html><body><p>Gateway Timeout</p></body></html>"));
-  CHECK(xhtml.code == errc::server);
+  CHECK(xhtml.cls == errc::server);
   CHECK(xhtml.message.find("Gateway Timeout") != std::string::npos);
 
   auto throttled = failure(response(429, "Too Many Requests"));
-  CHECK(throttled.code == errc::throttled);
+  CHECK(throttled.cls == errc::throttled);
   CHECK(throttled.message == "HTTP 429 from STS without an error document: \"Too Many Requests\"");
 
   auto empty = failure(response(403, ""));
-  CHECK(empty.code == errc::denied);
+  CHECK(empty.cls == errc::denied);
   CHECK(empty.message == "HTTP 403 from STS with an empty body");
 
   std::string words;
@@ -245,7 +245,7 @@ TEST_CASE("malformed or incomplete success responses are protocol errors, never 
         std::string("\xff\xfe<\0a\0/\0>\0", 8)}) {
     CAPTURE(body.size());
     auto e = failure(response(200, body));
-    CHECK(e.code == errc::protocol);
+    CHECK(e.cls == errc::protocol);
     CHECK_FALSE(e.retryable());
     CHECK(e.message == "STS returned a response that is not XML");
   }
@@ -266,7 +266,7 @@ TEST_CASE("malformed or incomplete success responses are protocol errors, never 
     REQUIRE(start != std::string::npos);
     missing.erase(start, missing.find(close) + close.size() - start);
     auto e = failure(response(200, missing));
-    CHECK(e.code == errc::protocol);
+    CHECK(e.cls == errc::protocol);
     CHECK(e.message == fmt::format("STS response has no Credentials/{}", field));
 
     std::string empty = good;

@@ -95,7 +95,7 @@ TEST_CASE("SVID selection by hint and SPIFFE ID") {
 
   auto none = spiffe::select_svid(svids, {std::string("internal"), std::string("spiffe://example.org/c")});
   REQUIRE_FALSE(none.has_value());
-  CHECK(none.error().code == errc::not_found);
+  CHECK(none.error().cls == errc::not_found);
   CHECK(none.error().message ==
         "no SVID matches SPIFFE ID spiffe://example.org/c and hint 'internal'; available: "
         "spiffe://example.org/a (hint 'internal'), spiffe://example.org/b (hint 'external'), "
@@ -117,7 +117,7 @@ TEST_CASE("JWT-SVID selection follows the same rules and messages") {
 
   auto none = spiffe::select_jwt_svid(svids, {std::string("internal"), std::nullopt});
   REQUIRE_FALSE(none.has_value());
-  CHECK(none.error().code == errc::not_found);
+  CHECK(none.error().cls == errc::not_found);
   CHECK(none.error().message ==
         "no SVID matches hint 'internal'; available: spiffe://example.org/a, "
         "spiffe://example.org/b (hint 'external'), spiffe://example.org/c (hint 'external')");
@@ -129,7 +129,7 @@ TEST_CASE("JWT-SVID selection follows the same rules and messages") {
 
   auto empty = spiffe::select_jwt_svid({}, {});
   REQUIRE_FALSE(empty.has_value());
-  CHECK(empty.error().code == errc::not_found);
+  CHECK(empty.error().cls == errc::not_found);
   CHECK(empty.error().message == "the Workload API returned no SVID");
 }
 
