@@ -1,4 +1,4 @@
-// aws-spiffe-workload-helper: CLI -> validated options -> run -> exit code.
+// aws-spiffe-workload-helper: CLI -> run plan -> engine -> exit code.
 #include <cstdio>
 #include <cstdlib>
 
@@ -15,11 +15,11 @@ int main(int argc, char** argv) {
     const char* value = std::getenv(name);
     return value ? std::optional<std::string>(value) : std::nullopt;
   });
-  if (!outcome.options) {
+  if (!outcome.plan) {
     std::fputs(outcome.out.c_str(), stdout);
     std::fputs(outcome.err.c_str(), stderr);
     return outcome.exit_code;
   }
-  awh::log::configure(outcome.options->log_level, outcome.options->log_format);
-  return awh::app::run(*outcome.options);
+  awh::log::configure(outcome.plan->log_level, outcome.plan->log_format);
+  return awh::app::run(*outcome.plan);
 }

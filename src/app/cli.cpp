@@ -9,11 +9,41 @@
 #include <cctype>
 
 #include "aws/arn.hpp"
+#include "creds/ini.hpp"
 #include "spiffe/address.hpp"
 #include "util/strings.hpp"
 
 namespace awh::app {
 namespace {
+
+// The command table: each command is one row (which exchange, which output, one-shot or daemon).
+enum class ExchangeKind { x509, jwt };
+enum class OutputKind { stdout_json, file };
+struct CommandRow {
+  const char* name;
+  ExchangeKind exchange;
+  OutputKind output;
+  Mode mode;
+  const char* description;
+};
+constexpr CommandRow kCommands[] = {
+    {"x509-credential-process", ExchangeKind::x509, OutputKind::stdout_json, Mode::once,
+     "Exchange the X.509-SVID for AWS credentials with IAM Roles Anywhere and print them as "
+     "credential_process JSON"},
+    {"x509-credential-file", ExchangeKind::x509, OutputKind::file, Mode::daemon,
+     "Keep a profile in an AWS credentials file fresh: a daemon that renews at half-life, when the "
+     "X.509-SVID rotates and on SIGHUP"},
+    {"x509-credential-file-oneshot", ExchangeKind::x509, OutputKind::file, Mode::once,
+     "Exchange the X.509-SVID once and write the credentials to a profile in an AWS credentials file"},
+    {"jwt-credential-process", ExchangeKind::jwt, OutputKind::stdout_json, Mode::once,
+     "Exchange a JWT-SVID for AWS credentials with STS AssumeRoleWithWebIdentity and print them as "
+     "credential_process JSON"},
+    {"jwt-credential-file", ExchangeKind::jwt, OutputKind::file, Mode::daemon,
+     "Keep a profile in an AWS credentials file fresh with STS AssumeRoleWithWebIdentity: a daemon "
+     "that renews at half-life (a fresh JWT-SVID each time) and on SIGHUP"},
+    {"jwt-credential-file-oneshot", ExchangeKind::jwt, OutputKind::file, Mode::once,
+     "Exchange a JWT-SVID once with STS and write the credentials to a profile in an AWS credentials file"},
+};
 
 struct Raw {
   std::string trust_anchor_arn, profile_arn, role_arn, region, role_session_name;
@@ -91,9 +121,9 @@ Result<creds::FileTarget> validate_file(const Raw& raw) {
     return make_error(errc::usage, fmt::format("--aws-credentials-path: '{}' names a directory, not a file",
                                                raw.credentials_path));
   }
-  if (!valid_profile_name(raw.profile)) {
-    return make_error(errc::usage, fmt::format("--profile: {:?} is not a usable profile name (no brackets, "
-                                               "control characters or surrounding spaces)", raw.profile));
+  if (auto name = creds::check_profile_name(raw.profile); !name) {
+    return make_error(errc::usage, fmt::format("--profile: {:?} is not a usable profile name: {}", raw.profile,
+                                               name.error().message));
   }
   return creds::FileTarget{raw.credentials_path, raw.profile, raw.force, raw.replace};
 }
@@ -118,7 +148,7 @@ Result<net::Url> validate_endpoint(const std::string& endpoint) {
 }
 
 // Roles Anywhere: the three ARNs, the region they share, the endpoint.
-Result<void> validate_x509(const Raw& raw, Options& o) {
+Result<void> validate_x509(const Raw& raw, Plan& o) {
   auto trust_anchor = aws::parse_trust_anchor_arn(raw.trust_anchor_arn, "--trust-anchor-arn");
   if (!trust_anchor) return trust_anchor.error();
   auto profile = aws::parse_profile_arn(raw.profile_arn, "--profile-arn");
@@ -143,10 +173,9 @@ Result<void> validate_x509(const Raw& raw, Options& o) {
   }
   auto duration = validate_duration(raw);
   if (!duration) return duration.error();
-  o.session = aws::CreateSessionParams{raw.trust_anchor_arn, raw.profile_arn, raw.role_arn, region, *duration,
-                                       raw.role_session_name.empty()
-                                           ? std::nullopt
-                                           : std::optional<std::string>(raw.role_session_name)};
+  o.exchange = RolesAnywhere{aws::CreateSessionParams{
+      raw.trust_anchor_arn, raw.profile_arn, raw.role_arn, region, *duration,
+      raw.role_session_name.empty() ? std::nullopt : std::optional<std::string>(raw.role_session_name)}};
   auto url = validate_endpoint(raw.endpoint.empty() ? aws::default_rolesanywhere_endpoint(region) : raw.endpoint);
   if (!url) return url.error();
   o.endpoint = *url;
@@ -154,18 +183,17 @@ Result<void> validate_x509(const Raw& raw, Options& o) {
 }
 
 // STS AssumeRoleWithWebIdentity: the audience, the optional role, the endpoint.
-Result<void> validate_jwt(const Raw& raw, Options& o) {
+Result<void> validate_jwt(const Raw& raw, Plan& o) {
   if (raw.audience.empty()) return make_error(errc::usage, "--audience: the audience is empty");
-  o.audience = raw.audience;
+  Sts sts{raw.audience, {}};
   if (!raw.role_arn.empty()) {
-    auto role = aws::parse_role_arn(raw.role_arn, "--role-arn");
-    if (!role) return role.error();
-    o.web_identity.role_arn = raw.role_arn;
+    AWH_TRY(role, aws::parse_role_arn(raw.role_arn, "--role-arn"));
+    sts.params.role_arn = raw.role_arn;
   }
-  auto duration = validate_duration(raw);
-  if (!duration) return duration.error();
-  o.web_identity.duration_seconds = *duration;
-  if (!raw.role_session_name.empty()) o.web_identity.role_session_name = raw.role_session_name;
+  AWH_TRY(duration, validate_duration(raw));
+  sts.params.duration_seconds = *duration;
+  if (!raw.role_session_name.empty()) sts.params.role_session_name = raw.role_session_name;
+  o.exchange = std::move(sts);
   if (!raw.region.empty() && !aws::valid_region(raw.region)) {
     return make_error(errc::usage, fmt::format("--region: '{}' is not a valid region", raw.region));
   }
@@ -178,15 +206,23 @@ Result<void> validate_jwt(const Raw& raw, Options& o) {
   return {};
 }
 
-Result<Options> validate(const Raw& raw, const Getenv& getenv, bool jwt) {
-  Options o;
+Result<Plan> validate(const Raw& raw, const Getenv& getenv, const CommandRow& row) {
+  Plan o;
+  o.command = row.name;
+  o.mode = row.mode;
   o.log_level = raw.debug ? log::Level::debug
                 : raw.log_level == "debug" ? log::Level::debug
                 : raw.log_level == "warn"  ? log::Level::warn
                 : raw.log_level == "error" ? log::Level::error
                                            : log::Level::info;
   o.log_format = raw.log_format == "json" ? log::Format::json : log::Format::text;
-  if (auto exchange = jwt ? validate_jwt(raw, o) : validate_x509(raw, o); !exchange) return exchange.error();
+  if (auto exchange = row.exchange == ExchangeKind::jwt ? validate_jwt(raw, o) : validate_x509(raw, o); !exchange) {
+    return exchange.error();
+  }
+  if (row.output == OutputKind::file) {
+    AWH_TRY(file, validate_file(raw));
+    o.output = ToFile{std::move(*file)};
+  }
 
   auto timeout = parse_int("--timeout", raw.timeout);
   if (!timeout) return timeout.error();
@@ -247,16 +283,6 @@ std::vector<std::string> hoist_logging_flags(const std::vector<std::string>& arg
 
 }  // namespace
 
-bool valid_profile_name(std::string_view name) {
-  if (name.empty() || name.size() > 256) return false;
-  if (std::isspace(static_cast<unsigned char>(name.front())) || std::isspace(static_cast<unsigned char>(name.back()))) {
-    return false;
-  }
-  return std::none_of(name.begin(), name.end(), [](unsigned char c) {
-    return c == '[' || c == ']' || c < 0x20 || c == 0x7f;
-  });
-}
-
 bool valid_role_session_name(std::string_view name) {
   return name.size() >= 2 && name.size() <= 64 &&
          std::all_of(name.begin(), name.end(), [](unsigned char c) {
@@ -271,41 +297,18 @@ CliOutcome parse_cli(const std::vector<std::string>& args, const Getenv& getenv)
   app.require_subcommand(1, 1);
   app.footer("Logging flags (--debug, --log-level, --log-format) may also come before the command.");
   Raw raw;
-  struct CommandSpec {
-    const char* name;
-    Command command;
-    const char* description;
-  };
-  static constexpr CommandSpec kCommands[] = {
-      {"x509-credential-process", Command::x509_credential_process,
-       "Exchange the X.509-SVID for AWS credentials with IAM Roles Anywhere and print them as "
-       "credential_process JSON"},
-      {"x509-credential-file", Command::x509_credential_file,
-       "Keep a profile in an AWS credentials file fresh: a daemon that renews at half-life, when the "
-       "X.509-SVID rotates and on SIGHUP"},
-      {"x509-credential-file-oneshot", Command::x509_credential_file_oneshot,
-       "Exchange the X.509-SVID once and write the credentials to a profile in an AWS credentials file"},
-      {"jwt-credential-process", Command::jwt_credential_process,
-       "Exchange a JWT-SVID for AWS credentials with STS AssumeRoleWithWebIdentity and print them as "
-       "credential_process JSON"},
-      {"jwt-credential-file", Command::jwt_credential_file,
-       "Keep a profile in an AWS credentials file fresh with STS AssumeRoleWithWebIdentity: a daemon "
-       "that renews at half-life (a fresh JWT-SVID each time) and on SIGHUP"},
-      {"jwt-credential-file-oneshot", Command::jwt_credential_file_oneshot,
-       "Exchange a JWT-SVID once with STS and write the credentials to a profile in an AWS credentials file"},
-  };
-  for (const auto& spec : kCommands) {
-    auto* cmd = app.add_subcommand(spec.name, spec.description);
+  for (const auto& row : kCommands) {
+    auto* cmd = app.add_subcommand(row.name, row.description);
     // Like the Go tool's flag parser: a repeated flag takes its last value.
     cmd->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
     cmd->set_version_flag("--version", std::string(kProgram) + " " AWH_VERSION);
-    if (is_jwt(spec.command)) {
+    if (row.exchange == ExchangeKind::jwt) {
       add_jwt(*cmd, raw);
     } else {
       add_x509(*cmd, raw);
     }
     add_shared(*cmd, raw);
-    if (writes_file(spec.command)) add_file(*cmd, raw);
+    if (row.output == OutputKind::file) add_file(*cmd, raw);
     add_common(*cmd, raw);
   }
 
@@ -341,25 +344,16 @@ CliOutcome parse_cli(const std::vector<std::string>& args, const Getenv& getenv)
   }
 
   const std::string command_name = app.get_subcommands().front()->get_name();
-  const auto& spec = *std::find_if(std::begin(kCommands), std::end(kCommands),
-                                   [&](const CommandSpec& c) { return command_name == c.name; });
-  auto options = validate(raw, getenv, is_jwt(spec.command));
-  if (options && writes_file(spec.command)) {
-    auto file = validate_file(raw);
-    if (file) {
-      options->file = std::move(*file);
-    } else {
-      options = file.error();
-    }
-  }
-  if (!options) {
+  const auto& row = *std::find_if(std::begin(kCommands), std::end(kCommands),
+                                  [&](const CommandRow& c) { return command_name == c.name; });
+  auto plan = validate(raw, getenv, row);
+  if (!plan) {
     outcome.exit_code = 2;
-    outcome.err = fmt::format("{}: error: {} (see '{} {} --help')\n", kProgram, options.error().message,
-                              kProgram, command_name);
+    outcome.err = fmt::format("{}: error: {} (see '{} {} --help')\n", kProgram, plan.error().message, kProgram,
+                              command_name);
     return outcome;
   }
-  options->command = spec.command;
-  outcome.options = std::move(*options);
+  outcome.plan = std::move(*plan);
   return outcome;
 }
 

@@ -1,5 +1,5 @@
 #pragma once
-// The command line (design.md §2), compatible with spiffe/aws-spiffe-workload-helper, plus our
+// The command line, compatible with spiffe/aws-spiffe-workload-helper, plus our
 // additions. Parsing and every validation happen here, before any network I/O. Pure: the
 // environment is passed in, nothing is printed.
 
@@ -8,14 +8,14 @@
 #include <string>
 #include <vector>
 
-#include "app/options.hpp"
+#include "app/plan.hpp"
 
 namespace awh::app {
 
 inline constexpr char kProgram[] = "aws-spiffe-workload-helper";
 
 struct CliOutcome {
-  std::optional<Options> options;  // set: run the command
+  std::optional<Plan> plan;  // set: run the command
   int exit_code = 0;               // otherwise: exit with this code...
   std::string out;                 // ...after printing this to stdout (help, version)
   std::string err;                 // ...and this to stderr (one-line usage error)
@@ -25,10 +25,6 @@ using Getenv = std::function<std::optional<std::string>(const char*)>;
 
 // `args` excludes the program name.
 CliOutcome parse_cli(const std::vector<std::string>& args, const Getenv& getenv);
-
-// Credentials-file profile names: non-empty, no brackets or control characters, no surrounding
-// whitespace (it becomes a `[name]` section header).
-bool valid_profile_name(std::string_view name);
 
 // Role session names (IAM): 2..64 characters of [A-Za-z0-9+=,.@_-].
 bool valid_role_session_name(std::string_view name);

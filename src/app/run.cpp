@@ -2,33 +2,39 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
-
-#include <openssl/crypto.h>
+#include <boost/asio/signal_set.hpp>
 
 #include <condition_variable>
-#include <cstdio>
+#include <csignal>
 #include <cstdlib>
+#include <memory>
 #include <mutex>
-#include <exception>
 #include <thread>
 
-#include "app/daemon.hpp"
-#include "app/pipeline.hpp"
-#include "creds/credentials.hpp"
-#include "creds/file_sink.hpp"
+#include "engine/engine.hpp"
+#include "engine/exchangers.hpp"
+#include "engine/sinks.hpp"
+#include "engine/sources.hpp"
+#include "net/http_client.hpp"
 #include "spiffe/workload_client.hpp"
 #include "util/log.hpp"
+#include "util/spawn.hpp"
 
 namespace awh::app {
 namespace {
 
 namespace asio = boost::asio;
-using Clock = std::chrono::steady_clock;
 
-// A one-shot run must never outlive --timeout by much, whatever blocks: Asio's resolver runs
-// getaddrinfo on a thread that can't be cancelled, and a broken DNS can hold it for 30 s or
-// more. The watchdog ends the process (exit 1, nothing on stdout) a little after the deadline
-// unless the run has finished or has started writing its output.
+template <class... F>
+struct Overload : F... {
+  using F::operator()...;
+};
+template <class... F>
+Overload(F...) -> Overload<F...>;
+
+// A one-shot run must never outlive --timeout by much, whatever blocks. The watchdog ends the
+// process (exit 1, nothing on stdout) a little after the deadline unless the run has finished
+// or has started writing its output.
 class Watchdog {
  public:
   explicit Watchdog(std::chrono::steady_clock::duration limit)
@@ -61,76 +67,103 @@ class Watchdog {
   std::thread thread_;
 };
 
-// Writes the credential_process JSON to stdout: all of it, or an error.
-bool print_json(const creds::Credentials& credentials) {
-  std::string json = creds::credential_process_json(credentials);
-  json.push_back('\n');
-  const bool written = std::fwrite(json.data(), 1, json.size(), stdout) == json.size() && std::fflush(stdout) == 0;
-  OPENSSL_cleanse(json.data(), json.size());
-  if (!written) log::error("cannot write the credentials to stdout");
-  return written;
+std::unique_ptr<engine::Sink> make_sink(const Output& output) {
+  return std::visit(Overload{
+                        [](const ToStdout&) -> std::unique_ptr<engine::Sink> { return std::make_unique<engine::StdoutSink>(); },
+                        [](const ToFile& f) -> std::unique_ptr<engine::Sink> { return std::make_unique<engine::FileSink>(f.target); },
+                    },
+                    output);
 }
 
-// The one-shot commands (*-credential-process, *-credential-file-oneshot): one identity, one
-// exchange, one output.
-asio::awaitable<int> run_once(const Options& options, spiffe::WorkloadClient& workload, Watchdog& watchdog) {
-  const auto deadline = Clock::now() + options.timeout;
-  const bool to_file = writes_file(options.command);
-  auto http = prepare(options);  // a file we could never write fails before any request
-  if (!http) {
-    log::error("{}", http.error().message);
-    co_return 1;
-  }
-  // (Not `co_await (c ? a() : b())`: GCC 12 miscompiles a conditional of awaitables.)
-  Result<Exchanged> exchanged = make_error(errc::internal, "no exchange");
-  if (is_jwt(options.command)) {
-    exchanged = co_await exchange_jwt(**http, workload, options, deadline);
-  } else {
-    exchanged = co_await exchange_x509(**http, workload, options, deadline);
-  }
-  if (!exchanged) {
-    log::error("{}", exchanged.error().message);
-    co_return 1;
-  }
-  const auto& [credentials, identity] = *exchanged;
+std::unique_ptr<engine::IdentitySource> make_source(const Plan& plan, spiffe::WorkloadClient& workload) {
+  return std::visit(Overload{
+                        [&](const RolesAnywhere&) -> std::unique_ptr<engine::IdentitySource> {
+                          return std::make_unique<engine::X509Source>(workload, plan.selector);
+                        },
+                        [&](const Sts& sts) -> std::unique_ptr<engine::IdentitySource> {
+                          return std::make_unique<engine::JwtSource>(workload, sts.audience, plan.selector);
+                        },
+                    },
+                    plan.exchange);
+}
 
-  watchdog.start_output();
-  if (!to_file) co_return print_json(credentials) ? 0 : 1;
-  if (auto written = creds::write_credentials(options.file, credentials); !written) {
-    log::error("{}", written.error().message);
-    co_return 1;
-  }
-  log::info("wrote credentials for {} to profile [{}] of {}; they expire at {}", identity, options.file.profile,
-            options.file.path, credentials.expiration);
-  co_return 0;
+std::unique_ptr<engine::Exchanger> make_exchanger(const Plan& plan, net::HttpClient& http) {
+  return std::visit(Overload{
+                        [&](const RolesAnywhere& ra) -> std::unique_ptr<engine::Exchanger> {
+                          return std::make_unique<engine::RolesAnywhereExchanger>(http, plan.endpoint, ra.session);
+                        },
+                        [&](const Sts& sts) -> std::unique_ptr<engine::Exchanger> {
+                          return std::make_unique<engine::StsExchanger>(http, plan.endpoint, sts.params);
+                        },
+                    },
+                    plan.exchange);
 }
 
 }  // namespace
 
-int run(const Options& options) {
-  if (is_daemon(options.command)) return run_daemon(options);
+int run(const Plan& plan) {
+  const bool once = plan.mode == Mode::once;
+  std::optional<Watchdog> watchdog;
+  if (once) watchdog.emplace(plan.timeout + std::chrono::seconds(2));
+
+  // Start-up checks before any network I/O: the outputs (a file we could never write), then the
+  // HTTPS client's trust store.
+  auto sink = make_sink(plan.output);
+  if (auto ready = sink->prepare(); !ready) {
+    log::error("{}", ready.error().message);
+    return 1;
+  }
+  auto http = net::HttpClient::create(net::ClientOptions{plan.ca_bundle});
+  if (!http) {
+    log::error("{}", http.error().message);
+    return 1;
+  }
+
   asio::io_context io(1);
   int exit_code = 1;
-  Watchdog watchdog(options.timeout + std::chrono::seconds(2));
   {
-    spiffe::WorkloadClient workload(io.get_executor(), options.workload_api_target);
-    asio::co_spawn(io, run_once(options, workload, watchdog),
-                   [&](std::exception_ptr e, int code) {
-                     if (e) {
-                       try {
-                         std::rethrow_exception(e);
-                       } catch (const std::exception& ex) {
-                         log::error("internal error: {}", ex.what());
-                       } catch (...) {
-                         log::error("internal error: unknown exception");
-                       }
-                       exit_code = 1;
-                       return;
-                     }
-                     exit_code = code;
-                   });
-    io.run();
-  }  // the Workload API client waits for gRPC to finish its calls before the io_context goes
+    // Declared after the io_context: the Workload API client waits for gRPC to finish its calls
+    // before the io_context goes.
+    spiffe::WorkloadClient workload(io.get_executor(), plan.workload_api_target);
+    auto source = make_source(plan, workload);
+    auto exchanger = make_exchanger(plan, **http);
+    engine::SystemClock clock;
+    engine::SystemRandom random;
+    engine::Settings settings;
+    settings.timeout = plan.timeout;
+    if (std::holds_alternative<ToFile>(plan.output)) settings.keeper = "the file";
+    engine::Engine engine(io.get_executor(), *source, *exchanger, {sink.get()}, clock, random, settings);
+
+    const auto finished = [&](int code) {
+      exit_code = code;
+      io.stop();  // nothing else may keep the loop alive (an exchange abandoned at a stop)
+    };
+    const auto failed = [&] {
+      exit_code = 1;
+      io.stop();
+    };
+    if (once) {
+      asio::co_spawn(io, engine.run_once([&] { watchdog->start_output(); }),
+                     util::log_failures_or("the run", finished, failed));
+      io.run();
+    } else {
+      asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
+      std::function<void()> listen = [&] {
+        signals.async_wait([&](boost::system::error_code ec, int signal) {
+          if (ec) return;
+          if (signal == SIGHUP) {
+            engine.post(engine::event::Sighup{});
+          } else {
+            engine.post(engine::event::Terminate{signal == SIGTERM ? "SIGTERM" : "SIGINT"});
+          }
+          listen();
+        });
+      };
+      listen();
+      asio::co_spawn(io, engine.run_daemon(), util::log_failures_or("the daemon", finished, failed));
+      io.run();
+    }
+  }
   return exit_code;
 }
 

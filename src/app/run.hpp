@@ -1,12 +1,14 @@
 #pragma once
-// The drivers: run the validated command on one io_context and return the exit code.
+// The driver: assembles the engine from the plan, runs it on one io_context, and returns the
+// exit code.
 
-#include "app/options.hpp"
+#include "app/plan.hpp"
 
 namespace awh::app {
 
-// Runs `options.command` to completion. Prints credentials to stdout on success only; logs one
-// clear error line on failure. Returns the process exit code (0 or 1).
-int run(const Options& options);
+// Runs `plan` to completion: one-shot (stdout carries the credentials on success only, one
+// clear error line on stderr otherwise) or daemon (until SIGTERM/SIGINT). Returns the process
+// exit code (0 or 1).
+int run(const Plan& plan);
 
 }  // namespace awh::app

@@ -5,11 +5,10 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include <openssl/crypto.h>
-
 #include <functional>
 
 #include "util/log.hpp"
+#include "util/secret.hpp"
 
 namespace awh::aws {
 namespace {
@@ -42,7 +41,7 @@ asio::awaitable<Result<creds::Credentials>> exchange_with_retry(
       log::debug("{} answered HTTP {}", what, response->status);
       auto credentials = parse(*response);
       // The body held the secret key and session token; don't leave it in freed memory.
-      OPENSSL_cleanse(response->body.data(), response->body.size());
+      util::wipe(response->body);
       if (credentials) co_return credentials;
       last = credentials.error();
     }

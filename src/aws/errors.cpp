@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <array>
 
+#include "util/text.hpp"
+
 namespace awh::aws {
 
 bool is_throttling_code(std::string_view code) {
@@ -32,10 +34,14 @@ errc classify_aws_error(unsigned http_status, std::string_view code) {
 }
 
 Error make_aws_error(unsigned http_status, std::string_view code, std::string_view message) {
+  // Both come from the peer: escaped and bounded before they reach a log line.
+  const std::string safe_code = code.empty() ? fmt::format("HTTP {}", http_status)
+                                             : util::escape_text(code, 100, util::Bytes::ascii);
   Error e = make_error(classify_aws_error(http_status, code),
-                       fmt::format("{}: {} (HTTP {})", code, message, http_status));
+                       fmt::format("{}: {} (HTTP {})", safe_code, util::escape_text(message, util::kMaxPeerText, util::Bytes::ascii),
+                                   http_status));
   e.http_status = http_status;
-  e.aws_code = code;
+  if (!code.empty()) e.aws_code = safe_code;
   return e;
 }
 

@@ -105,11 +105,6 @@ Error aws_error(const net::HttpResponse& response) {
     }
   }
   if (message.empty()) message = "no error message in the response";
-  if (code.empty()) {
-    Error e = make_aws_error(response.status, {}, message);
-    e.message = fmt::format("HTTP {}: {} (HTTP {})", response.status, message, response.status);
-    return e;
-  }
   return make_aws_error(response.status, code, message);
 }
 

@@ -1,7 +1,6 @@
 #include "aws/sts.hpp"
 
 #include <fmt/format.h>
-#include <openssl/crypto.h>
 
 #include <pugixml.hpp>
 
@@ -12,6 +11,8 @@
 
 #include "aws/errors.hpp"
 #include "aws/sigv4x509.hpp"
+#include "util/secret.hpp"
+#include "util/text.hpp"
 
 namespace awh::aws {
 namespace {
@@ -25,23 +26,8 @@ void append_param(std::string& body, std::string_view name, std::string_view val
   body += '=';
   body += encoded;
   // The value may be the token: leave no copy behind in freed memory.
-  OPENSSL_cleanse(encoded.data(), encoded.size());
+  util::wipe(encoded);
 }
-
-// Owns the bytes pugixml parses in place (and points into), and wipes them at the end of the
-// scope: the response body holds the secret key and the session token.
-class WipedBuffer {
- public:
-  explicit WipedBuffer(std::string_view data) : data_(data) {}
-  WipedBuffer(const WipedBuffer&) = delete;
-  WipedBuffer& operator=(const WipedBuffer&) = delete;
-  ~WipedBuffer() { OPENSSL_cleanse(data_.data(), data_.size()); }
-  char* data() { return data_.data(); }
-  std::size_t size() const { return data_.size(); }
-
- private:
-  std::string data_;
-};
 
 std::string_view local_name(const char* qualified) {
   const std::string_view name(qualified);
@@ -76,40 +62,30 @@ bool token_char(unsigned char c) {
 // 2xx bodies, which are never quoted.
 std::string sanitize(std::string_view text, std::size_t max) {
   constexpr std::size_t kSecretRun = 80;
-  std::string out;
+  std::string plain;
   bool space = false;
   std::size_t i = 0;
-  while (i < text.size() && out.size() < max) {
+  while (i < text.size()) {
     const auto c = static_cast<unsigned char>(text[i]);
     if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
-      space = !out.empty();
+      space = !plain.empty();
       ++i;
       continue;
     }
-    if (space) out.push_back(' ');
+    if (space) plain.push_back(' ');
     space = false;
+    std::size_t end = i + 1;
     if (token_char(c)) {
-      std::size_t end = i;
       while (end < text.size() && token_char(static_cast<unsigned char>(text[end]))) ++end;
-      if (end - i >= kSecretRun) {
-        out += "[redacted]";
-      } else {
-        out.append(text.substr(i, end - i));
-      }
-      i = end;
-      continue;
     }
-    if (c < 0x20 || c >= 0x7f) {
-      out += fmt::format("\\x{:02x}", c);
+    if (end - i >= kSecretRun) {
+      plain += "[redacted]";
     } else {
-      out.push_back(static_cast<char>(c));
+      plain.append(text.substr(i, end - i));
     }
-    ++i;
+    i = end;
   }
-  const bool cut = out.size() > max;
-  if (cut) out.resize(max);
-  if (cut || text.find_first_not_of(" \t\r\n", i) != std::string_view::npos) out += "...";
-  return out;
+  return util::escape_text(plain, max, util::Bytes::ascii);
 }
 
 Error sts_error(unsigned status, pugi::xml_node error_response) {
@@ -119,11 +95,6 @@ Error sts_error(unsigned status, pugi::xml_node error_response) {
   std::string code = sanitize(trimmed_text(child(error, "Code")), 100);
   std::string message = sanitize(trimmed_text(child(error, "Message")), 500);
   if (message.empty()) message = "no error message in the response";
-  if (code.empty()) {
-    Error e = make_aws_error(status, {}, message);
-    e.message = fmt::format("HTTP {}: {} (HTTP {})", status, message, status);
-    return e;
-  }
   return make_aws_error(status, code, message);
 }
 
@@ -175,8 +146,10 @@ net::HttpRequest build_assume_role_with_web_identity(const net::Url& endpoint,
 Result<creds::Credentials> parse_assume_role_with_web_identity_response(
     const net::HttpResponse& response) {
   const bool success = response.status >= 200 && response.status <= 299;
-  WipedBuffer buffer(response.body);
-  pugi::xml_document doc;  // points into `buffer`: declared after it, so destroyed first
+  // pugixml parses in place and points into the buffer; the body holds the secret key and the
+  // session token, so the buffer is wiped when it goes (declared first, destroyed last).
+  util::SecretString buffer(response.body);
+  pugi::xml_document doc;
   // In place and as UTF-8, so that pugixml makes no converted copy of the secrets we can't wipe.
   // pugixml never fetches external entities or DTDs.
   const auto parsed = doc.load_buffer_inplace(buffer.data(), buffer.size(), pugi::parse_default,

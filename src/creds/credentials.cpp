@@ -2,13 +2,14 @@
 
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
-#include <openssl/crypto.h>
+
+#include "util/secret.hpp"
 
 namespace awh::creds {
 
 Credentials::~Credentials() {
-  OPENSSL_cleanse(secret_access_key.data(), secret_access_key.size());
-  OPENSSL_cleanse(session_token.data(), session_token.size());
+  util::wipe(secret_access_key);
+  util::wipe(session_token);
 }
 
 std::string credential_process_json(const Credentials& c) {

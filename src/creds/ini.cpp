@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cstddef>
 #include <optional>
 #include <vector>
@@ -142,15 +143,27 @@ std::size_t capacity_for(std::string_view existing, std::string_view profile,
 
 }  // namespace
 
-Result<void> validate_entry(std::string_view profile, const Credentials& c) {
+Result<void> check_profile_name(std::string_view profile) {
   if (profile.empty()) return make_error(errc::invalid_input, "the profile name is empty");
-  if (trim(profile).size() != profile.size()) {
+  if (profile.size() > kMaxProfileName) {
+    return make_error(errc::invalid_input,
+                      fmt::format("the profile name is longer than {} bytes", kMaxProfileName));
+  }
+  if (trim(profile).size() != profile.size() || std::isspace(static_cast<unsigned char>(profile.front())) ||
+      std::isspace(static_cast<unsigned char>(profile.back()))) {
     return make_error(errc::invalid_input, "the profile name has leading or trailing whitespace");
   }
-  if (profile.find_first_of(std::string_view{"[]\r\n\0", 5}) != std::string_view::npos) {
-    return make_error(errc::invalid_input,
-                      "the profile name contains '[', ']', a line break or a NUL byte");
+  for (const unsigned char c : profile) {
+    if (c == '[' || c == ']' || c < 0x20 || c == 0x7f) {
+      return make_error(errc::invalid_input,
+                        "the profile name contains '[', ']', a line break or another control character");
+    }
   }
+  return {};
+}
+
+Result<void> validate_entry(std::string_view profile, const Credentials& c) {
+  if (auto name = check_profile_name(profile); !name) return name.error();
   const auto values = values_of(c);
   for (std::size_t k = 0; k < kKeys.size(); ++k) {
     // The messages name the field only: the values are secrets.

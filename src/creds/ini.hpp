@@ -45,8 +45,7 @@
 //  - Lines we add end in "\r\n" if the file's first line does, else "\n". A last line without
 //    a line ending stays so unless we add lines after it.
 //
-// Arguments (validate_entry): the profile name must be non-empty, without surrounding
-// whitespace, '[', ']', line breaks or NUL. Values must be non-empty, without line breaks or NUL
+// Arguments (validate_entry): the profile name follows check_profile_name. Values must be non-empty, without line breaks or NUL
 // (they would inject lines) and without surrounding whitespace (configparser strips it, so the
 // value read back would differ).
 
@@ -57,6 +56,12 @@
 #include "util/error.hpp"
 
 namespace awh::creds {
+
+// The profile-name rule, the one place it is written (the CLI checks --profile with it): 1..256
+// bytes, no surrounding whitespace, no '[' or ']' (it becomes a `[name]` header), no control
+// characters (line breaks, NUL) or DEL.
+inline constexpr std::size_t kMaxProfileName = 256;
+Result<void> check_profile_name(std::string_view profile);
 
 // Checks `profile` and `c`'s three values against the rules above.
 Result<void> validate_entry(std::string_view profile, const Credentials& c);

@@ -15,21 +15,8 @@
 namespace awh::crypto {
 namespace {
 
-struct MdCtxDeleter {
-  void operator()(EVP_MD_CTX* p) const noexcept { EVP_MD_CTX_free(p); }
-};
-struct BioDeleter {
-  void operator()(BIO* p) const noexcept { BIO_free(p); }
-};
-struct BnDeleter {
-  void operator()(BIGNUM* p) const noexcept { BN_free(p); }
-};
-struct OpensslStringDeleter {
-  void operator()(char* p) const noexcept { OPENSSL_free(p); }
-};
-struct GeneralNamesDeleter {
-  void operator()(GENERAL_NAMES* p) const noexcept { GENERAL_NAMES_free(p); }
-};
+// OPENSSL_free is a macro (it passes the file and line); this gives it an address.
+void free_string(char* p) noexcept { OPENSSL_free(p); }
 
 Error crypto_error(std::string what) {
   const std::string detail = last_openssl_error();
@@ -95,7 +82,7 @@ Result<std::vector<X509Ptr>> parse_der_chain(std::string_view der) {
 }
 
 Result<std::vector<X509Ptr>> parse_pem_certs(std::string_view pem) {
-  std::unique_ptr<BIO, BioDeleter> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  Ptr<BIO, BIO_free> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
   if (!bio) return crypto_error("BIO_new_mem_buf");
   std::vector<X509Ptr> certs;
   while (true) {
@@ -125,10 +112,10 @@ std::string cert_der(X509* cert) {
 }
 
 std::string serial_decimal(const X509* cert) {
-  std::unique_ptr<BIGNUM, BnDeleter> bn(
+  Ptr<BIGNUM, BN_free> bn(
       ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr));
   if (!bn) return {};
-  std::unique_ptr<char, OpensslStringDeleter> dec(BN_bn2dec(bn.get()));
+  Ptr<char, free_string> dec(BN_bn2dec(bn.get()));
   return dec ? std::string(dec.get()) : std::string();
 }
 
@@ -140,7 +127,7 @@ std::chrono::system_clock::time_point not_after(const X509* cert) {
 
 std::vector<std::string> uri_sans(const X509* cert) {
   std::vector<std::string> out;
-  std::unique_ptr<GENERAL_NAMES, GeneralNamesDeleter> names(static_cast<GENERAL_NAMES*>(
+  Ptr<GENERAL_NAMES, GENERAL_NAMES_free> names(static_cast<GENERAL_NAMES*>(
       X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr)));
   if (!names) return out;
   for (int i = 0; i < sk_GENERAL_NAME_num(names.get()); ++i) {
@@ -187,7 +174,7 @@ Result<KeyType> signing_key_type(EVP_PKEY* key) {
 }
 
 Result<std::string> sign_sha256(EVP_PKEY* key, std::string_view message) {
-  std::unique_ptr<EVP_MD_CTX, MdCtxDeleter> ctx(EVP_MD_CTX_new());
+  Ptr<EVP_MD_CTX, EVP_MD_CTX_free> ctx(EVP_MD_CTX_new());
   if (!ctx) return crypto_error("EVP_MD_CTX_new");
   EVP_PKEY_CTX* pctx = nullptr;  // owned by ctx
   if (EVP_DigestSignInit(ctx.get(), &pctx, EVP_sha256(), nullptr, key) != 1) {

@@ -16,14 +16,20 @@
 
 namespace awh::crypto {
 
-struct X509Deleter {
-  void operator()(X509* p) const noexcept { X509_free(p); }
+// The one deleter for OpenSSL objects: `Free` is the type's own free function.
+template <auto Free>
+struct Deleter {
+  template <class T>
+  void operator()(T* p) const noexcept {
+    Free(p);
+  }
 };
-struct PkeyDeleter {
-  void operator()(EVP_PKEY* p) const noexcept { EVP_PKEY_free(p); }
-};
-using X509Ptr = std::unique_ptr<X509, X509Deleter>;
-using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyDeleter>;
+// Owns an OpenSSL object: Ptr<X509, X509_free>.
+template <class T, auto Free>
+using Ptr = std::unique_ptr<T, Deleter<Free>>;
+
+using X509Ptr = Ptr<X509, X509_free>;
+using PkeyPtr = Ptr<EVP_PKEY, EVP_PKEY_free>;
 
 enum class KeyType { rsa, ec };
 

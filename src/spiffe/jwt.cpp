@@ -11,6 +11,7 @@
 #include <optional>
 
 #include "spiffe/svid.hpp"
+#include "util/text.hpp"
 #include "util/time.hpp"
 
 namespace awh::spiffe {
@@ -53,19 +54,7 @@ std::optional<std::string> base64url_decode(std::string_view in) {
 
 // Claim values are the workload's own public data, but they end up in log lines: escape control
 // characters and bound the length.
-std::string printable(std::string_view s) {
-  constexpr std::size_t kMax = 200;
-  std::string out;
-  for (unsigned char c : s.substr(0, kMax)) {
-    if (c < 0x20 || c == 0x7f) {
-      out += fmt::format("\\x{:02x}", c);
-    } else {
-      out.push_back(static_cast<char>(c));
-    }
-  }
-  if (s.size() > kMax) out += "...";
-  return out;
-}
+std::string printable(std::string_view s) { return util::escape_text(s, 200); }
 
 // One base64url-encoded JSON object part of the token ("header" or "payload").
 Result<boost::json::object> json_part(std::string_view encoded, std::string_view name) {

@@ -15,7 +15,9 @@
 #include <optional>
 #include <unordered_set>
 
+#include "util/async_event.hpp"
 #include "util/log.hpp"
+#include "util/text.hpp"
 #include "workload.grpc.pb.h"
 
 namespace awh::spiffe {
@@ -30,10 +32,10 @@ constexpr char kSecurityHeader[] = "workload.spiffe.io";
 
 // io-thread state of one stream: what the reactor has handed over.
 struct Inbox {
-  explicit Inbox(asio::any_io_executor ex) : signal(ex, asio::steady_timer::time_point::max()) {}
+  explicit Inbox(asio::any_io_executor ex) : event(std::move(ex)) {}
   std::optional<std::vector<RawX509Svid>> latest;  // every message carries the full state
   std::optional<Error> done;
-  asio::steady_timer signal;  // cancelled to wake the reader
+  util::AsyncEvent event;  // wakes the reader
 };
 
 std::vector<RawX509Svid> convert(const X509SVIDResponse& response) {
@@ -47,7 +49,9 @@ std::vector<RawX509Svid> convert(const X509SVIDResponse& response) {
 
 }  // namespace
 
-Error map_grpc_status(int grpc_code, std::string_view message, std::string_view target) {
+Error map_grpc_status(int grpc_code, std::string_view peer_message, std::string_view target) {
+  // The status message comes from the agent: escaped and bounded before it reaches a log line.
+  const std::string message = util::escape_text(peer_message, util::kMaxPeerText, util::Bytes::ascii);
   const auto code = static_cast<grpc::StatusCode>(grpc_code);
   Error e;
   switch (code) {
@@ -146,7 +150,7 @@ class X509Reactor final : public grpc::ClientReadReactor<X509SVIDResponse>,
     registry_->post([inbox = inbox_, svids = convert(response_)]() mutable {
       if (auto box = inbox.lock()) {
         box->latest = std::move(svids);
-        box->signal.cancel();
+        box->event.notify();
       }
     });
     StartRead(&response_);
@@ -157,7 +161,7 @@ class X509Reactor final : public grpc::ClientReadReactor<X509SVIDResponse>,
                                                              registry_->target)]() {
       if (auto box = inbox.lock()) {
         box->done = error;
-        box->signal.cancel();
+        box->event.notify();
       }
     });
     {
@@ -194,11 +198,8 @@ class X509StreamImpl final : public X509SvidStream {
         co_return svids;
       }
       if (inbox_->done) co_return *inbox_->done;
-      inbox_->signal.expires_at(asio::steady_timer::time_point::max());
-      auto [ec] = co_await inbox_->signal.async_wait(kUseTuple);
-      // operation_aborted is the wake-up from the reactor's post; anything else would be a
-      // cancellation of this coroutine, which the caller handles.
-      if (ec && ec != asio::error::operation_aborted) co_return make_error(errc::internal, ec.message());
+      co_await inbox_->event.wait();
+      // Not notified: this coroutine was cancelled (raced against a deadline, say).
       if (auto state = co_await asio::this_coro::cancellation_state;
           state.cancelled() != asio::cancellation_type::none) {
         co_return make_error(errc::timeout, "cancelled");
@@ -223,9 +224,9 @@ struct JwtCall {
 
 // io-thread side of a unary call: the result and a timer to wake the waiter.
 struct UnaryInbox {
-  explicit UnaryInbox(asio::any_io_executor ex) : signal(ex, asio::steady_timer::time_point::max()) {}
+  explicit UnaryInbox(asio::any_io_executor ex) : event(std::move(ex)) {}
   std::optional<Result<std::vector<RawJwtSvid>>> result;
-  asio::steady_timer signal;
+  util::AsyncEvent event;
 };
 
 }  // namespace
@@ -296,7 +297,7 @@ asio::awaitable<Result<std::vector<RawJwtSvid>>> WorkloadClient::fetch_jwt_once(
         registry->post([weak_inbox, result = std::move(result)]() mutable {
           if (auto box = weak_inbox.lock()) {
             box->result = std::move(result);
-            box->signal.cancel();
+            box->event.notify();
           }
         });
         std::lock_guard lock(registry->mutex);
@@ -305,8 +306,7 @@ asio::awaitable<Result<std::vector<RawJwtSvid>>> WorkloadClient::fetch_jwt_once(
       });
   // gRPC's deadline ends the call; the wait has no timer of its own.
   while (!inbox->result) {
-    auto [ec] = co_await inbox->signal.async_wait(kUseTuple);
-    if (ec != asio::error::operation_aborted) break;
+    if (!co_await inbox->event.wait()) break;  // cancelled
   }
   if (!inbox->result) {
     call->context.TryCancel();

@@ -84,7 +84,12 @@ class ErrorException : public std::runtime_error {
 template <class T>
 using Result = boost::system::result<T, Error>;
 
-inline Error make_error(errc cls, std::string message) { return Error{cls, std::move(message)}; }
+inline Error make_error(errc cls, std::string message) {
+  Error e;
+  e.cls = cls;
+  e.message = std::move(message);
+  return e;
+}
 
 }  // namespace awh
 

@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <ctime>
 
+#include "util/text.hpp"
+
 namespace awh::log {
 namespace {
 
@@ -55,18 +57,7 @@ std::string format_line(Level level, Format format, std::string_view timestamp,
   }
   // One record per line: control characters from peers' messages (an AWS error text, a gRPC
   // status) must not forge log lines or drive a terminal, so they are escaped.
-  std::string escaped;
-  escaped.reserve(message.size());
-  for (unsigned char c : message) {
-    if (c == '\n') {
-      escaped += "\\n";
-    } else if (c < 0x20 || c == 0x7f) {
-      escaped += fmt::format("\\x{:02x}", c);
-    } else {
-      escaped.push_back(static_cast<char>(c));
-    }
-  }
-  return fmt::format("{} {:<5} {}", timestamp, level_name(level), escaped);
+  return fmt::format("{} {:<5} {}", timestamp, level_name(level), util::escape_text(message));
 }
 
 void write(Level level, std::string_view message) {

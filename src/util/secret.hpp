@@ -1,5 +1,5 @@
 #pragma once
-// A string holding secret bytes (a private key, a token) that wipes its buffer when it is
+// Secrets in memory. A string holding secret bytes (a private key, a token) that wipes its buffer when it is
 // destroyed, overwritten or moved from, so copies don't linger in freed memory.
 
 #include <string.h>
@@ -9,6 +9,15 @@
 #include <utility>
 
 namespace awh::util {
+
+// Overwrites every byte `s` owns (its whole capacity: a shrunk string keeps old bytes in its
+// buffer) and empties it. The one wiping primitive: SecretString and the few plain strings that
+// briefly hold a secret (a response body, the credential_process JSON) use it.
+inline void wipe(std::string& s) noexcept {
+  s.resize(s.capacity());
+  explicit_bzero(s.data(), s.size());
+  s.clear();
+}
 
 class SecretString {
  public:
@@ -35,17 +44,13 @@ class SecretString {
   ~SecretString() { wipe(); }
 
   const std::string& str() const { return value_; }
+  char* data() { return value_.data(); }  // for parsers that work in place (pugixml)
   operator std::string_view() const { return value_; }  // NOLINT
   bool empty() const { return value_.empty(); }
   std::size_t size() const { return value_.size(); }
 
  private:
-  // Clears the whole capacity: a moved-from or shrunk string keeps old bytes in its buffer.
-  void wipe() noexcept {
-    value_.resize(value_.capacity());
-    explicit_bzero(value_.data(), value_.size());
-    value_.clear();
-  }
+  void wipe() noexcept { util::wipe(value_); }
   std::string value_;
 };
 

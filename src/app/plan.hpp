@@ -1,0 +1,59 @@
+#pragma once
+// The run plan: what one invocation does, typed. parse_cli() builds it from its command table
+// (app/cli.cpp) after validating every flag; app/run.cpp assembles the engine from it. Immutable
+// once built.
+//
+// A command is a row of that table: which exchange, which output, one-shot or daemon. A new
+// output type is a new alternative of Output plus its engine::Sink (engine/sinks.hpp).
+
+#include <chrono>
+#include <string>
+#include <variant>
+
+#include "aws/rolesanywhere.hpp"
+#include "aws/sts.hpp"
+#include "creds/file_sink.hpp"
+#include "net/url.hpp"
+#include "spiffe/svid.hpp"
+#include "util/log.hpp"
+
+namespace awh::app {
+
+// X.509-SVID -> IAM Roles Anywhere CreateSession.
+struct RolesAnywhere {
+  aws::CreateSessionParams session;  // ARNs, region, duration, session name
+};
+// JWT-SVID for `audience` -> STS AssumeRoleWithWebIdentity.
+struct Sts {
+  std::string audience;
+  aws::WebIdentityParams params;  // role, session name, duration
+};
+using Exchange = std::variant<RolesAnywhere, Sts>;
+
+struct ToStdout {};  // credential_process JSON
+struct ToFile {      // a profile in an AWS credentials file
+  creds::FileTarget target;
+};
+using Output = std::variant<ToStdout, ToFile>;
+
+enum class Mode {
+  once,    // one exchange, bounded by --timeout, then exit
+  daemon,  // renew until SIGTERM/SIGINT
+};
+
+struct Plan {
+  std::string command;  // the command's name, for messages
+  Exchange exchange;
+  Output output;
+  Mode mode = Mode::once;
+
+  net::Url endpoint;                // Roles Anywhere or STS
+  std::string workload_api_target;  // gRPC target, translated from the address
+  spiffe::Selector selector;
+  std::string ca_bundle;             // PEM path; empty: the system trust store
+  std::chrono::seconds timeout{30};  // one-shot: the whole run; daemon: each exchange
+  log::Level log_level = log::Level::info;
+  log::Format log_format = log::Format::text;
+};
+
+}  // namespace awh::app
