@@ -112,19 +112,12 @@ Decision Scheduler::trigger(Trigger why, Now now) {
     evaluate(d, now);
     return d;
   }
-  const bool already = pending_.has_value();
-  if (!already) pending_ = why;
-  evaluate(d, now);
-  if (!d.exchange && !already && !in_flight_ && d.wake_at) {
-    d.notes.push_back({log::Level::info,
-                       fmt::format("{}: exchanging at {}: exchanges caused by a new SVID or SIGHUP are "
-                                   "at least {} apart",
-                                   trigger_name(why), at_text(now, *d.wake_at),
-                                   seconds_text(policy_.min_trigger_spacing))});
-  } else if (!d.exchange && in_flight_) {
+  if (!pending_) pending_ = why;
+  if (in_flight_) {
     d.notes.push_back({log::Level::debug, fmt::format("{}: an exchange is in flight; another follows it",
                                                       trigger_name(why))});
   }
+  evaluate(d, now);
   return d;
 }
 
@@ -200,6 +193,14 @@ void Scheduler::evaluate(Decision& d, Now now) {
   if (!next) return;
   if (*next > now.steady) {
     d.wake_at = *next;
+    if (pending_ && !deferral_logged_ && (!due_ || *next < *due_)) {
+      deferral_logged_ = true;
+      d.notes.push_back({log::Level::info,
+                         fmt::format("{}: exchanging at {}: exchanges caused by a new SVID or SIGHUP are at "
+                                     "least {} apart",
+                                     trigger_name(*pending_), at_text(now, *next),
+                                     seconds_text(policy_.min_trigger_spacing))});
+    }
     return;
   }
   // Which reason wins: a pending trigger that is ready, else the timer (first, retry, renewal).
@@ -212,6 +213,7 @@ void Scheduler::evaluate(Decision& d, Now now) {
     }
     // A timed exchange also serves a pending trigger: the new SVID is used either way.
     pending_.reset();
+    deferral_logged_ = false;
   }
   in_flight_ = true;
   due_.reset();

@@ -140,6 +140,7 @@ class Scheduler {
   std::optional<SteadyTime> due_;                // the next timed exchange (renewal or retry)
   std::optional<Trigger> pending_;               // a rotation or SIGHUP waiting to be served
   std::optional<SteadyTime> last_trigger_start_;  // when the last triggered exchange started
+  bool deferral_logged_ = false;                  // the pending trigger's wait has been logged
   int failures_ = 0;
   int reconnects_ = 0;
 };

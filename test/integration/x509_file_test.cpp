@@ -306,10 +306,16 @@ TEST_CASE("the daemon renews at half-life; a concurrent botocore reader never se
   }
 
   // Half-life: each renewal came about half-way through the previous credentials' remaining life
-  // (the jitter takes up to 10 % off; the outage's retries are left out).
+  // (the jitter takes up to 10 % off; the outage's retries are left out). The first renewal after
+  // start is spread over [2.5 %, 50 %] of the lifetime, never below the 1 s floor.
   const auto failures = failure_times(standin);
+  {
+    const double first = sets[1].time - sets[0].time;
+    CHECK(first >= 0.9);
+    CHECK(first <= (sets[0].expires_at - sets[0].time) / 2 + 0.75);
+  }
   int checked = 0;
-  for (std::size_t i = 1; i < sets.size(); ++i) {
+  for (std::size_t i = 2; i < sets.size(); ++i) {
     const double interval = sets[i].time - sets[i - 1].time;
     const double half = (sets[i - 1].expires_at - sets[i - 1].time) / 2;
     if (std::any_of(failures.begin(), failures.end(),

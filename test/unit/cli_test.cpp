@@ -26,10 +26,14 @@ std::vector<std::string> base(std::vector<std::string> extra = {}) {
   return args;
 }
 
+const app::RolesAnywhere& ra(const app::CliOutcome& o) { return std::get<app::RolesAnywhere>(o.plan->exchange); }
+const app::Sts& sts(const app::CliOutcome& o) { return std::get<app::Sts>(o.plan->exchange); }
+const creds::FileTarget& file(const app::CliOutcome& o) { return std::get<app::ToFile>(o.plan->output).target; }
+
 // A usage error: exit 2, one line on stderr naming `needle`, nothing on stdout.
 void check_usage_error(const app::CliOutcome& o, const std::string& needle) {
   CAPTURE(o.err);
-  CHECK_FALSE(o.options.has_value());
+  CHECK_FALSE(o.plan.has_value());
   CHECK(o.exit_code == 2);
   CHECK(o.out.empty());
   CHECK(o.err.find(needle) != std::string::npos);
@@ -41,56 +45,56 @@ void check_usage_error(const app::CliOutcome& o, const std::string& needle) {
 
 TEST_CASE("a complete command line gives validated options with defaults") {
   auto o = parse(base());
-  REQUIRE_MESSAGE(o.options.has_value(), o.err);
-  CHECK(o.options->session.region == "us-east-1");
-  CHECK(o.options->session.duration_seconds == 3600);
-  CHECK_FALSE(o.options->session.role_session_name.has_value());
-  CHECK(o.options->endpoint.host == "rolesanywhere.us-east-1.amazonaws.com");
-  CHECK(o.options->endpoint.tls);
-  CHECK(o.options->workload_api_target == "unix:/tmp/agent.sock");
-  CHECK(o.options->timeout == std::chrono::seconds(30));
-  CHECK(o.options->log_level == log::Level::info);
-  CHECK(o.options->selector.empty());
-  CHECK(o.options->ca_bundle.empty());
+  REQUIRE_MESSAGE(o.plan.has_value(), o.err);
+  CHECK(ra(o).session.region == "us-east-1");
+  CHECK(ra(o).session.duration_seconds == 3600);
+  CHECK_FALSE(ra(o).session.role_session_name.has_value());
+  CHECK(o.plan->endpoint.host == "rolesanywhere.us-east-1.amazonaws.com");
+  CHECK(o.plan->endpoint.tls);
+  CHECK(o.plan->workload_api_target == "unix:/tmp/agent.sock");
+  CHECK(o.plan->timeout == std::chrono::seconds(30));
+  CHECK(o.plan->log_level == log::Level::info);
+  CHECK(o.plan->selector.empty());
+  CHECK(o.plan->ca_bundle.empty());
 }
 
 TEST_CASE("every flag is taken") {
   auto o = parse(base({"--region", "us-east-1", "--session-duration", "900", "--role-session-name", "a.b@c",
                        "--endpoint", "http://127.0.0.1:9000", "--hint", "h", "--spiffe-id", "spiffe://example.org/w",
                        "--ca-bundle", "/ca.pem", "--timeout", "5", "--debug", "--log-format", "json"}));
-  REQUIRE_MESSAGE(o.options.has_value(), o.err);
-  CHECK(o.options->session.duration_seconds == 900);
-  CHECK(*o.options->session.role_session_name == "a.b@c");
-  CHECK_FALSE(o.options->endpoint.tls);
-  CHECK(*o.options->selector.hint == "h");
-  CHECK(*o.options->selector.spiffe_id == "spiffe://example.org/w");
-  CHECK(o.options->ca_bundle == "/ca.pem");
-  CHECK(o.options->timeout == std::chrono::seconds(5));
-  CHECK(o.options->log_level == log::Level::debug);
-  CHECK(o.options->log_format == log::Format::json);
+  REQUIRE_MESSAGE(o.plan.has_value(), o.err);
+  CHECK(ra(o).session.duration_seconds == 900);
+  CHECK(*ra(o).session.role_session_name == "a.b@c");
+  CHECK_FALSE(o.plan->endpoint.tls);
+  CHECK(*o.plan->selector.hint == "h");
+  CHECK(*o.plan->selector.spiffe_id == "spiffe://example.org/w");
+  CHECK(o.plan->ca_bundle == "/ca.pem");
+  CHECK(o.plan->timeout == std::chrono::seconds(5));
+  CHECK(o.plan->log_level == log::Level::debug);
+  CHECK(o.plan->log_format == log::Format::json);
 }
 
 TEST_CASE("logging flags are also taken before the command, like the Go tool's persistent --debug") {
   auto args = base();
   args.insert(args.begin(), "--debug");
   auto o = parse(args);
-  REQUIRE_MESSAGE(o.options.has_value(), o.err);
-  CHECK(o.options->log_level == log::Level::debug);
+  REQUIRE_MESSAGE(o.plan.has_value(), o.err);
+  CHECK(o.plan->log_level == log::Level::debug);
   args = base({"--log-level=warn"});
   args.insert(args.begin(), {"--log-format", "json"});
   o = parse(args);
-  REQUIRE_MESSAGE(o.options.has_value(), o.err);
-  CHECK(o.options->log_level == log::Level::warn);
-  CHECK(o.options->log_format == log::Format::json);
+  REQUIRE_MESSAGE(o.plan.has_value(), o.err);
+  CHECK(o.plan->log_level == log::Level::warn);
+  CHECK(o.plan->log_format == log::Format::json);
 }
 
 TEST_CASE("the environment supplies the socket and the CA bundle") {
   std::vector<std::string> args{"x509-credential-process", "--trust-anchor-arn", kTa, "--profile-arn", kProfile,
                                 "--role-arn", kRole};
   auto o = parse(args, {{"SPIFFE_ENDPOINT_SOCKET", "tcp://127.0.0.1:8081"}, {"AWS_CA_BUNDLE", "/b.pem"}});
-  REQUIRE_MESSAGE(o.options.has_value(), o.err);
-  CHECK(o.options->workload_api_target == "ipv4:127.0.0.1:8081");
-  CHECK(o.options->ca_bundle == "/b.pem");
+  REQUIRE_MESSAGE(o.plan.has_value(), o.err);
+  CHECK(o.plan->workload_api_target == "ipv4:127.0.0.1:8081");
+  CHECK(o.plan->ca_bundle == "/b.pem");
   check_usage_error(parse(args), "SPIFFE_ENDPOINT_SOCKET");
   check_usage_error(parse(args, {{"SPIFFE_ENDPOINT_SOCKET", "tcp://localhost:1"}}), "SPIFFE_ENDPOINT_SOCKET");
 }
@@ -100,14 +104,14 @@ TEST_CASE("China partition endpoints") {
                   "arn:aws-cn:rolesanywhere:cn-north-1:123456789012:trust-anchor/ta", "--profile-arn",
                   "arn:aws-cn:rolesanywhere:cn-north-1:123456789012:profile/p", "--role-arn",
                   "arn:aws-cn:iam::123456789012:role/r", "--workload-api-addr", "unix:///s"});
-  REQUIRE_MESSAGE(o.options.has_value(), o.err);
-  CHECK(o.options->endpoint.host == "rolesanywhere.cn-north-1.amazonaws.com.cn");
+  REQUIRE_MESSAGE(o.plan.has_value(), o.err);
+  CHECK(o.plan->endpoint.host == "rolesanywhere.cn-north-1.amazonaws.com.cn");
 }
 
 TEST_CASE("help and version print to stdout and exit 0") {
   auto help = parse({"x509-credential-process", "--help"});
   CHECK(help.exit_code == 0);
-  CHECK_FALSE(help.options.has_value());
+  CHECK_FALSE(help.plan.has_value());
   CHECK(help.out.find("--trust-anchor-arn") != std::string::npos);
   auto version = parse({"--version"});
   CHECK(version.exit_code == 0);
@@ -161,21 +165,21 @@ TEST_CASE("the credentials-file commands take the file flags") {
     auto args = base({"--aws-credentials-path", "/home/u/.aws/credentials"});
     args.front() = command;
     auto o = parse(args);
-    REQUIRE_MESSAGE(o.options.has_value(), o.err);
-    CHECK(o.options->command == (std::string(command) == "x509-credential-file"
-                                     ? app::Command::x509_credential_file
-                                     : app::Command::x509_credential_file_oneshot));
-    CHECK(o.options->file.path == "/home/u/.aws/credentials");
-    CHECK(o.options->file.profile == "default");
-    CHECK_FALSE(o.options->file.force);
-    CHECK_FALSE(o.options->file.replace);
+    REQUIRE_MESSAGE(o.plan.has_value(), o.err);
+    CHECK(o.plan->command == command);
+    CHECK(o.plan->mode == (std::string(command) == "x509-credential-file" ? app::Mode::daemon : app::Mode::once));
+    CHECK(std::holds_alternative<app::RolesAnywhere>(o.plan->exchange));
+    CHECK(file(o).path == "/home/u/.aws/credentials");
+    CHECK(file(o).profile == "default");
+    CHECK_FALSE(file(o).force);
+    CHECK_FALSE(file(o).replace);
 
     args.insert(args.end(), {"--profile", "work load", "--force", "--replace"});
     o = parse(args);
-    REQUIRE_MESSAGE(o.options.has_value(), o.err);
-    CHECK(o.options->file.profile == "work load");
-    CHECK(o.options->file.force);
-    CHECK(o.options->file.replace);
+    REQUIRE_MESSAGE(o.plan.has_value(), o.err);
+    CHECK(file(o).profile == "work load");
+    CHECK(file(o).force);
+    CHECK(file(o).replace);
 
     auto without_path = base();
     without_path.front() = command;
@@ -208,36 +212,39 @@ TEST_CASE("the JWT commands: audience, STS endpoint, optional role") {
     return parse(args);
   };
   auto o = with({"--region", "eu-west-1"});
-  REQUIRE_MESSAGE(o.options.has_value(), o.err);
-  CHECK(o.options->command == app::Command::jwt_credential_process);
-  CHECK(o.options->audience == "sts.amazonaws.com");
-  CHECK(o.options->endpoint.host == "sts.eu-west-1.amazonaws.com");
-  CHECK(o.options->endpoint.tls);
-  CHECK_FALSE(o.options->web_identity.role_arn.has_value());
-  CHECK_FALSE(o.options->web_identity.role_session_name.has_value());
-  CHECK(o.options->web_identity.duration_seconds == 3600);
+  REQUIRE_MESSAGE(o.plan.has_value(), o.err);
+  CHECK(o.plan->command == "jwt-credential-process");
+  CHECK(o.plan->mode == app::Mode::once);
+  CHECK(std::holds_alternative<app::ToStdout>(o.plan->output));
+  CHECK(sts(o).audience == "sts.amazonaws.com");
+  CHECK(o.plan->endpoint.host == "sts.eu-west-1.amazonaws.com");
+  CHECK(o.plan->endpoint.tls);
+  CHECK_FALSE(sts(o).params.role_arn.has_value());
+  CHECK_FALSE(sts(o).params.role_session_name.has_value());
+  CHECK(sts(o).params.duration_seconds == 3600);
 
   o = with({"--region", "cn-north-1"});
-  REQUIRE(o.options.has_value());
-  CHECK(o.options->endpoint.host == "sts.cn-north-1.amazonaws.com.cn");
+  REQUIRE(o.plan.has_value());
+  CHECK(o.plan->endpoint.host == "sts.cn-north-1.amazonaws.com.cn");
 
   o = with({"--endpoint", "https://minio.example.com:9000", "--role-arn", kRole, "--role-session-name", "s1",
             "--session-duration", "900", "--hint", "h", "--spiffe-id", "spiffe://example.org/w"});
-  REQUIRE_MESSAGE(o.options.has_value(), o.err);
-  CHECK(o.options->endpoint.host == "minio.example.com");
-  CHECK(o.options->endpoint.port == "9000");
-  CHECK(o.options->web_identity.role_arn == kRole);
-  CHECK(o.options->web_identity.role_session_name == "s1");
-  CHECK(o.options->web_identity.duration_seconds == 900);
-  CHECK(o.options->selector.hint == "h");
+  REQUIRE_MESSAGE(o.plan.has_value(), o.err);
+  CHECK(o.plan->endpoint.host == "minio.example.com");
+  CHECK(o.plan->endpoint.port == "9000");
+  CHECK(sts(o).params.role_arn == kRole);
+  CHECK(sts(o).params.role_session_name == "s1");
+  CHECK(sts(o).params.duration_seconds == 900);
+  CHECK(o.plan->selector.hint == "h");
 
   for (const char* command : {"jwt-credential-file", "jwt-credential-file-oneshot"}) {
     CAPTURE(command);
     o = with({"--region", "us-east-1", "--aws-credentials-path", "/x/credentials", "--profile", "p"}, command);
-    REQUIRE_MESSAGE(o.options.has_value(), o.err);
-    CHECK(app::is_jwt(o.options->command));
-    CHECK(o.options->file.path == "/x/credentials");
-    CHECK(o.options->file.profile == "p");
+    REQUIRE_MESSAGE(o.plan.has_value(), o.err);
+    CHECK(std::holds_alternative<app::Sts>(o.plan->exchange));
+    CHECK(o.plan->mode == (std::string(command) == "jwt-credential-file" ? app::Mode::daemon : app::Mode::once));
+    CHECK(file(o).path == "/x/credentials");
+    CHECK(file(o).profile == "p");
     check_usage_error(with({"--region", "us-east-1"}, command), "--aws-credentials-path is required");
   }
 
