@@ -50,7 +50,7 @@ Result<SignedRequest> build_create_session(const CreateSessionParams& params, co
   in.amz_date = amz_date(now);
   in.region = params.region;
 
-  // Exactly what AWS's credential helper signs (design.md §4).
+  // Exactly what AWS's credential helper signs (ARCHITECTURE.md, "Roles Anywhere").
   in.headers = {{"Content-Type", "application/json"},
                 {"Host", endpoint.host_header()},
                 {"X-Amz-Date", in.amz_date},

@@ -25,7 +25,7 @@ std::string default_sts_endpoint(std::string_view region);
 // POST to the endpoint's base path ("/" when it has none) with the form-encoded body
 // Action=AssumeRoleWithWebIdentity&Version=2011-06-15&DurationSeconds=N[&RoleArn=…]
 // [&RoleSessionName=…]&WebIdentityToken=<token>. The token travels only in the body, never in
-// the target or a header (design.md §4: URLs get logged by proxies). The request body is
+// the target or a header (URLs get logged by proxies). The request body is
 // therefore secret: callers must not log it and should wipe it when done.
 net::HttpRequest build_assume_role_with_web_identity(const net::Url& endpoint,
                                                      const WebIdentityParams& params,

@@ -1,5 +1,5 @@
 #pragma once
-// The credentials-file sink (design.md §3, "Credentials file"): reads the file, sets our
+// The credentials-file sink (ARCHITECTURE.md, "Credentials file"): reads the file, sets our
 // profile's three keys with the byte-preserving INI editor, and replaces the file atomically.
 // On any error the file is left exactly as it was.
 

@@ -1,5 +1,5 @@
 #pragma once
-// Byte-preserving edits of the AWS shared credentials file (design.md §3 "Credentials file").
+// Byte-preserving edits of the AWS shared credentials file (ARCHITECTURE.md, "Credentials file").
 // Pure functions: text in, text out; no I/O. Errors are errc::invalid_input with a one-line
 // message "line N: <what is wrong>" (or naming the bad argument). Messages never contain line
 // contents or credential values.

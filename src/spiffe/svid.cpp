@@ -14,7 +14,7 @@ struct Labels {
   std::string_view hint;
 };
 
-// design.md §3: the first SVID matching every given selector; with none, the first SVID (the
+// The first SVID matching every given selector; with none, the first SVID (the
 // Workload API's default identity, SPIFFE Workload API §5.2).
 Result<std::size_t> select_by_labels(const std::vector<Labels>& svids, const Selector& selector) {
   if (svids.empty()) return make_error(errc::not_found, "the Workload API returned no SVID");

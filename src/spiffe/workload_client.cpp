@@ -235,7 +235,7 @@ WorkloadClient::WorkloadClient(asio::any_io_executor executor, std::string targe
     : executor_(std::move(executor)), target_(std::move(target)), impl_(std::make_unique<Impl>()) {
   grpc::ChannelArguments args;
   // Our own retry loop backs off; keep gRPC's reconnect backoff short so the two don't stack
-  // (design.md §3, "Workload API").
+  // (ARCHITECTURE.md, "Workload API").
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);

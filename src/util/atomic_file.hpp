@@ -1,5 +1,5 @@
 #pragma once
-// Whole-file reads and crash-safe whole-file replacement (design.md §3 "Credentials file").
+// Whole-file reads and crash-safe whole-file replacement (ARCHITECTURE.md, "Credentials file").
 // POSIX/Linux only. Every call blocks (fsync can take a while on a busy disk), so run them where
 // blocking is acceptable. Functions are safe to call from any thread; writers of the same path
 // must not overlap (the last rename wins, but each writer's result is still a whole file).

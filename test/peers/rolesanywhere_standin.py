@@ -3,7 +3,7 @@
 
 It verifies every request independently of the client's code: the canonical request, the
 string to sign and the SigV4-X509 signature are rebuilt here from the received bytes (AWS docs
-"Signing process for IAM Roles Anywhere"; design.md §4), the certificate chain is verified up
+"Signing process for IAM Roles Anywhere"), the certificate chain is verified up
 to the configured trust anchors, and the query and body are checked against the CreateSession
 API reference. Only the standard library and `cryptography` are used.
 
