@@ -23,7 +23,7 @@ Engine::Engine(asio::any_io_executor executor, IdentitySource& source, Exchanger
       scheduler_(settings.policy, source.streams(), random, settings.keeper),
       wake_(executor),
       reconnect_wake_(executor),
-      exchange_done_(executor) {}
+      task_done_(executor) {}
 
 Result<void> Engine::prepare() {
   for (Sink* sink : sinks_) {
@@ -99,7 +99,7 @@ void Engine::apply(const Decision& d) {
                        "the exchange", [this] { post(event::Failed{make_error(errc::internal, "the exchange failed")}); },
                        [this] {
                          exchanging_ = false;
-                         exchange_done_.notify();
+                         task_done_.notify();
                        }));
   }
 }
@@ -148,7 +148,7 @@ asio::awaitable<int> Engine::run_daemon() {
                        "the Workload API watcher", [this] { post(event::StreamLost{make_error(errc::internal, "the watcher failed")}); },
                        [this] {
                          watching_ = false;
-                         wake_.notify();
+                         task_done_.notify();
                        }));
   }
   post(event::Started{});
@@ -167,7 +167,7 @@ asio::awaitable<int> Engine::run_daemon() {
   }
   // Stopping: the watcher ends with its cancelled stream; an exchange in flight gets a grace.
   const auto grace_end = clock_.now().steady + settings_.stop_grace;
-  while (exchanging_ && clock_.now().steady < grace_end) co_await exchange_done_.wait_until(grace_end);
+  while ((exchanging_ || watching_) && clock_.now().steady < grace_end) co_await task_done_.wait_until(grace_end);
   if (exchanging_) log::warn("stopping with an exchange still in flight (no output is written after a stop)");
   co_return *stop_code_;
 }

@@ -80,7 +80,7 @@ class Engine {
   std::deque<Event> queue_;
   util::AsyncEvent wake_;            // the main loop: an event was queued, or the timer is due
   util::AsyncEvent reconnect_wake_;  // the watcher: the reconnect time is known, or stop
-  util::AsyncEvent exchange_done_;   // the stop: the exchange in flight has ended
+  util::AsyncEvent task_done_;       // the stop: the exchange or the watcher has ended
   std::optional<SteadyTime> timer_at_;
   std::optional<SteadyTime> reconnect_at_;
   std::optional<int> stop_code_;

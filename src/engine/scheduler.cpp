@@ -105,13 +105,13 @@ Decision Scheduler::svid(const event::SvidUpdate& e, Now now) {
 
 Decision Scheduler::trigger(Trigger why, Now now) {
   Decision d;
-  if (why == Trigger::sighup) {
-    d.notes.push_back({log::Level::info, "SIGHUP: renewing the credentials"});
-  }
   if (!have_identity_) {  // nothing to exchange yet; the first SVID starts the first exchange
-    evaluate(d, now);
+    if (why == Trigger::sighup) {
+      d.notes.push_back({log::Level::info, "SIGHUP: no SVID yet; the first exchange follows the first SVID"});
+    }
     return d;
   }
+  if (why == Trigger::sighup) d.notes.push_back({log::Level::info, "SIGHUP: renewing the credentials"});
   if (!pending_) pending_ = why;
   if (in_flight_) {
     d.notes.push_back({log::Level::debug, fmt::format("{}: an exchange is in flight; another follows it",
