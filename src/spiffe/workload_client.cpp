@@ -14,6 +14,7 @@
 #include <mutex>
 #include <optional>
 #include <unordered_set>
+#include <vector>
 
 #include "util/async_event.hpp"
 #include "util/log.hpp"
@@ -105,12 +106,31 @@ struct CallRegistry {
   std::condition_variable idle;
   std::unordered_set<grpc::ClientContext*> active;
   bool closed = false;
+  std::vector<std::shared_ptr<void>> retired;  // see finish()
 
   // Hands `f` to the io_context unless the client is shutting down.
   template <class F>
   void post(F&& f) {
     std::lock_guard lock(mutex);
     if (!closed) asio::post(executor, std::forward<F>(f));
+  }
+
+  // The last reaction of a call: forgets `context` and takes the reaction's reference to the
+  // call, so that the call (and its ClientContext, which holds a reference to the channel) is
+  // freed on the io_context, or by the client's destructor once it is closing, never on a gRPC
+  // thread. Freeing the last channel there releases gRPC's callback completion queue from one of
+  // the threads that poll it: with the posix poller gRPC then shuts the queue down, joins its
+  // own thread and frees the queue under it (an abort in grpc_cq_internal_unref at exit).
+  // One critical section, so the destructor that sees `active` empty also sees `retired` full.
+  void finish(grpc::ClientContext* context, std::shared_ptr<void> call) {
+    std::lock_guard lock(mutex);
+    active.erase(context);
+    idle.notify_all();
+    if (!closed) {
+      asio::post(executor, [call = std::move(call)] {});
+    } else {
+      retired.push_back(std::move(call));
+    }
   }
 };
 
@@ -164,12 +184,9 @@ class X509Reactor final : public grpc::ClientReadReactor<X509SVIDResponse>,
         box->event.notify();
       }
     });
-    {
-      std::lock_guard lock(registry_->mutex);
-      registry_->active.erase(&context_);
-      registry_->idle.notify_all();
-    }
-    self_.reset();  // may destroy *this: nothing may follow
+    // After finish() the io_context may free *this: nothing may follow.
+    auto registry = registry_;
+    registry->finish(&context_, std::move(self_));
   }
 
  private:
@@ -258,6 +275,10 @@ WorkloadClient::~WorkloadClient() {
   if (!registry.idle.wait_for(lock, std::chrono::seconds(3), [&] { return registry.active.empty(); })) {
     log::warn("gRPC calls to the Workload API did not finish at shutdown");
   }
+  // Finished calls are freed here, while the channel is still ours (see CallRegistry::finish).
+  auto retired = std::move(registry.retired);
+  lock.unlock();
+  retired.clear();
 }
 
 std::unique_ptr<X509SvidStream> WorkloadClient::open_x509_stream() {
@@ -283,7 +304,7 @@ asio::awaitable<Result<std::vector<RawJwtSvid>>> WorkloadClient::fetch_jwt_once(
   std::weak_ptr<UnaryInbox> weak_inbox = inbox;
   impl_->stub->async()->FetchJWTSVID(
       &call->context, &call->request, &call->response,
-      [call, registry, weak_inbox](grpc::Status status) {
+      [call, registry, weak_inbox](grpc::Status status) mutable {
         Result<std::vector<RawJwtSvid>> result = make_error(errc::internal, "unset");
         if (status.ok()) {
           std::vector<RawJwtSvid> svids;
@@ -300,9 +321,8 @@ asio::awaitable<Result<std::vector<RawJwtSvid>>> WorkloadClient::fetch_jwt_once(
             box->event.notify();
           }
         });
-        std::lock_guard lock(registry->mutex);
-        registry->active.erase(&call->context);
-        registry->idle.notify_all();
+        grpc::ClientContext* context = &call->context;  // before `call` is moved from
+        registry->finish(context, std::move(call));
       });
   // gRPC's deadline ends the call; the wait has no timer of its own.
   while (!inbox->result) {

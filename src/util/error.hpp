@@ -47,11 +47,12 @@ const char* class_name(errc cls) noexcept;
 struct Error {
   errc cls = errc::internal;
   std::string message;
-  // The original code, where the failure had one.
+  // The original code, where the failure had one. Every member has a default (`{}` at least):
+  // make_error's `Error{cls, message}` leaves them out, which -Wextra reports otherwise.
   int sys_errno = 0;              // errno of a failed system call
   unsigned http_status = 0;       // the HTTP status a peer answered
-  std::string aws_code;           // the AWS error code, e.g. "AccessDeniedException"
-  std::optional<int> grpc_status;  // the gRPC status code of a Workload API call
+  std::string aws_code{};         // the AWS error code, e.g. "AccessDeniedException"
+  std::optional<int> grpc_status{};  // the gRPC status code of a Workload API call
 
   // Transient failures worth another attempt: connection problems, timeouts, throttling, 5xx,
   // a Workload API that isn't ready.

@@ -39,6 +39,7 @@ bool has_security_header(const grpc::CallbackServerContext& ctx) {
 }  // namespace
 
 class X509Stream;
+class HeldJwtCall;
 
 // Everything the service and its reactors share. One mutex guards all of it, including every
 // X509Stream's own flags, so that a decision ("write now", "finish now") and the gRPC call that
@@ -58,6 +59,7 @@ struct FakeWorkloadState {
   grpc::Status injected_failure;
   int injected_failures_left = 0;
   bool no_identity = false;
+  bool hold_jwt = false;
   bool shutting_down = false;
 
   int calls = 0;
@@ -65,7 +67,8 @@ struct FakeWorkloadState {
   std::vector<std::string> last_jwt_audiences;
   std::string last_jwt_spiffe_id;
 
-  std::set<X509Stream*> streams;  // registered in the constructor, removed in OnDone
+  std::set<X509Stream*> streams;    // registered in the constructor, removed in OnDone
+  std::set<HeldJwtCall*> held_jwt;  // likewise
 
   // The refusal every call gets before its method-specific handling, or nullopt to serve it.
   std::optional<grpc::Status> admit_locked(const grpc::CallbackServerContext& ctx) {
@@ -85,6 +88,68 @@ struct FakeWorkloadState {
     if (no_identity) return no_identity_status();
     return std::nullopt;
   }
+};
+
+namespace {
+
+// The answer to an admitted FetchJWTSVID call, from the current state. Requires state.mu.
+grpc::Status answer_jwt_locked(const FakeWorkloadState& state, const JWTSVIDRequest& request,
+                               JWTSVIDResponse& response) {
+  if (request.audience().empty()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "audience must be specified");
+  }
+  for (const FakeJwtSvid& svid : state.jwt_svids) {
+    if (!request.spiffe_id().empty() && request.spiffe_id() != svid.spiffe_id) continue;
+    JWTSVID* out = response.add_svids();
+    out->set_spiffe_id(svid.spiffe_id);
+    out->set_svid(svid.token);
+    out->set_hint(svid.hint);
+  }
+  if (response.svids_size() == 0) return no_identity_status();
+  return grpc::Status::OK;
+}
+
+}  // namespace
+
+// A FetchJWTSVID call held by hold_jwt_calls(true). gRPC keeps `request` and `response` alive
+// until OnDone (the callback unary contract), so the answer can be written later.
+class HeldJwtCall final : public grpc::ServerUnaryReactor {
+ public:
+  // Runs in the method handler with state->mu held.
+  HeldJwtCall(std::shared_ptr<FakeWorkloadState> state, const JWTSVIDRequest* request,
+              JWTSVIDResponse* response)
+      : state_(std::move(state)), request_(request), response_(response) {
+    state_->held_jwt.insert(this);
+    state_->changed.notify_all();
+  }
+
+  // Requires state_->mu. Finishes once; later calls (a cancellation racing a release) are no-ops.
+  void answer_locked() { finish_locked(answer_jwt_locked(*state_, *request_, *response_)); }
+  void finish_locked(grpc::Status status) {
+    if (finished_) return;
+    finished_ = true;
+    Finish(std::move(status));
+  }
+
+  void OnCancel() override {
+    std::lock_guard lock(state_->mu);
+    finish_locked(grpc::Status::CANCELLED);
+  }
+
+  void OnDone() override {
+    {
+      std::lock_guard lock(state_->mu);
+      state_->held_jwt.erase(this);
+      state_->changed.notify_all();
+    }
+    delete this;  // self-deleting like X509Stream (see there); paired with the `new` below
+  }
+
+ private:
+  std::shared_ptr<FakeWorkloadState> state_;
+  const JWTSVIDRequest* request_;
+  JWTSVIDResponse* response_;
+  bool finished_ = false;
 };
 
 // One open FetchX509SVID stream. At most one write is in flight; a state that arrives meanwhile
@@ -193,35 +258,21 @@ class FakeWorkloadService final : public SpiffeWorkloadAPI::CallbackService {
   grpc::ServerUnaryReactor* FetchJWTSVID(grpc::CallbackServerContext* ctx,
                                          const JWTSVIDRequest* request,
                                          JWTSVIDResponse* response) override {
+    std::lock_guard lock(state_->mu);
+    if (has_security_header(*ctx)) {
+      state_->last_jwt_audiences.assign(request->audience().begin(), request->audience().end());
+      state_->last_jwt_spiffe_id = request->spiffe_id();
+    }
+    std::optional<grpc::Status> refusal = state_->admit_locked(*ctx);
+    // Freed by itself in OnDone (gRPC's reactor ownership contract).
+    if (!refusal && state_->hold_jwt) return new HeldJwtCall(state_, request, response);
     grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-    reactor->Finish(answer_jwt(*ctx, *request, *response));
+    reactor->Finish(refusal ? std::move(*refusal)
+                            : answer_jwt_locked(*state_, *request, *response));
     return reactor;
   }
 
  private:
-  grpc::Status answer_jwt(const grpc::CallbackServerContext& ctx, const JWTSVIDRequest& request,
-                          JWTSVIDResponse& response) {
-    std::lock_guard lock(state_->mu);
-    const bool has_header = has_security_header(ctx);
-    if (has_header) {
-      state_->last_jwt_audiences.assign(request.audience().begin(), request.audience().end());
-      state_->last_jwt_spiffe_id = request.spiffe_id();
-    }
-    if (auto refusal = state_->admit_locked(ctx)) return *refusal;
-    if (request.audience().empty()) {
-      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "audience must be specified");
-    }
-    for (const FakeJwtSvid& svid : state_->jwt_svids) {
-      if (!request.spiffe_id().empty() && request.spiffe_id() != svid.spiffe_id) continue;
-      JWTSVID* out = response.add_svids();
-      out->set_spiffe_id(svid.spiffe_id);
-      out->set_svid(svid.token);
-      out->set_hint(svid.hint);
-    }
-    if (response.svids_size() == 0) return no_identity_status();
-    return grpc::Status::OK;
-  }
-
   std::shared_ptr<FakeWorkloadState> state_;
 };
 
@@ -301,6 +352,14 @@ void FakeWorkloadApi::end_streams(grpc::StatusCode code, std::string message) {
     stream->finish_locked(grpc::Status(code, message));
 }
 
+void FakeWorkloadApi::hold_jwt_calls(bool on) {
+  std::lock_guard lock(state_->mu);
+  state_->hold_jwt = on;
+  if (!on) {
+    for (detail::HeldJwtCall* call : state_->held_jwt) call->answer_locked();
+  }
+}
+
 int FakeWorkloadApi::calls() const {
   std::lock_guard lock(state_->mu);
   return state_->calls;
@@ -314,6 +373,11 @@ int FakeWorkloadApi::rejected_without_header() const {
 int FakeWorkloadApi::open_streams() const {
   std::lock_guard lock(state_->mu);
   return static_cast<int>(state_->streams.size());
+}
+
+int FakeWorkloadApi::held_jwt_calls() const {
+  std::lock_guard lock(state_->mu);
+  return static_cast<int>(state_->held_jwt.size());
 }
 
 std::vector<std::string> FakeWorkloadApi::last_jwt_audiences() const {
@@ -337,6 +401,13 @@ bool FakeWorkloadApi::wait_for_open_streams(int exactly, std::chrono::millisecon
       lock, timeout, [&] { return static_cast<int>(state_->streams.size()) == exactly; });
 }
 
+bool FakeWorkloadApi::wait_for_held_jwt_calls(int exactly,
+                                              std::chrono::milliseconds timeout) const {
+  std::unique_lock lock(state_->mu);
+  return state_->changed.wait_for(
+      lock, timeout, [&] { return static_cast<int>(state_->held_jwt.size()) == exactly; });
+}
+
 void FakeWorkloadApi::shutdown() {
   std::call_once(shutdown_once_, [this] {
     {
@@ -344,6 +415,10 @@ void FakeWorkloadApi::shutdown() {
       state_->shutting_down = true;  // refuses calls that arrive before the listener closes
       for (detail::X509Stream* stream : state_->streams) {
         stream->finish_locked(
+            grpc::Status(grpc::StatusCode::UNAVAILABLE, "fake workload api shutting down"));
+      }
+      for (detail::HeldJwtCall* call : state_->held_jwt) {
+        call->finish_locked(
             grpc::Status(grpc::StatusCode::UNAVAILABLE, "fake workload api shutting down"));
       }
     }

@@ -15,7 +15,9 @@
 //   does), or at shutdown (UNAVAILABLE).
 // - FetchJWTSVID needs at least one audience (INVALID_ARGUMENT otherwise, as SPIRE), answers the
 //   JWT-SVIDs whose spiffe_id matches the request's (all of them if the request names none), and
-//   records the request's audiences and spiffe_id.
+//   records the request's audiences and spiffe_id. While hold_jwt_calls(true), admitted
+//   FetchJWTSVID calls are left unanswered (an agent slow to sign) until hold_jwt_calls(false)
+//   answers them, the client cancels (CANCELLED), or shutdown (UNAVAILABLE).
 // FetchX509Bundles, FetchJWTBundles and ValidateJWTSVID stay UNIMPLEMENTED.
 //
 // Threads: every public member may be called from any thread, concurrently with RPCs.
@@ -82,16 +84,21 @@ class FakeWorkloadApi {
   void set_no_identity(bool on);
   // Ends every open FetchX509SVID stream with this status (an agent restart, say).
   void end_streams(grpc::StatusCode code, std::string message);
+  // While true, FetchJWTSVID calls that pass the checks above wait unanswered; turning it off
+  // answers the waiting ones (with the state at that moment).
+  void hold_jwt_calls(bool on);
 
   int calls() const;                    // every call received, including rejected ones
   int rejected_without_header() const;  // calls without `workload.spiffe.io: true`
   int open_streams() const;             // FetchX509SVID streams not yet done
+  int held_jwt_calls() const;           // FetchJWTSVID calls held and not yet done
   std::vector<std::string> last_jwt_audiences() const;  // of the last FetchJWTSVID call
   std::string last_jwt_spiffe_id() const;               // of the last FetchJWTSVID call
 
   // Bounded waits for tests (no sleeps): true once the condition holds, false on timeout.
   bool wait_for_calls(int at_least, std::chrono::milliseconds timeout) const;
   bool wait_for_open_streams(int exactly, std::chrono::milliseconds timeout) const;
+  bool wait_for_held_jwt_calls(int exactly, std::chrono::milliseconds timeout) const;
 
   // Ends open streams with UNAVAILABLE, then shuts the server down with a 1 s deadline after
   // which remaining calls are cancelled. Idempotent; the destructor calls it.
