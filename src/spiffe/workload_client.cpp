@@ -291,9 +291,11 @@ asio::awaitable<Result<std::vector<RawJwtSvid>>> WorkloadClient::fetch_jwt_once(
   auto inbox = std::make_shared<UnaryInbox>(executor_);
   call->context.AddMetadata(kSecurityHeader, "true");
   // gRPC deadlines are wall-clock time points.
+  // (Bounded to a day, so that a far deadline such as time_point::max() can't overflow.)
+  const auto left = std::min<std::chrono::steady_clock::duration>(deadline - std::chrono::steady_clock::now(),
+                                                                   std::chrono::hours(24));
   call->context.set_deadline(std::chrono::system_clock::now() +
-                             std::chrono::duration_cast<std::chrono::system_clock::duration>(
-                                 deadline - std::chrono::steady_clock::now()));
+                             std::chrono::duration_cast<std::chrono::system_clock::duration>(left));
   call->request.add_audience(std::move(audience));
   if (spiffe_id) call->request.set_spiffe_id(*spiffe_id);
   auto registry = impl_->registry;

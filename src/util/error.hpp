@@ -47,8 +47,7 @@ const char* class_name(errc cls) noexcept;
 struct Error {
   errc cls = errc::internal;
   std::string message;
-  // The original code, where the failure had one. Every member has a default (`{}` at least):
-  // make_error's `Error{cls, message}` leaves them out, which -Wextra reports otherwise.
+  // The original code, where the failure had one.
   int sys_errno = 0;              // errno of a failed system call
   unsigned http_status = 0;       // the HTTP status a peer answered
   std::string aws_code{};         // the AWS error code, e.g. "AccessDeniedException"
