@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 
+#include "net/http.hpp"
 #include "net/url.hpp"
 #include "util/error.hpp"
 
