@@ -12,6 +12,7 @@
 
 #include "aws/sigv4x509.hpp"
 #include "creds/credentials.hpp"
+#include "net/http.hpp"
 #include "net/url.hpp"
 #include "util/error.hpp"
 
@@ -44,7 +45,8 @@ struct SignedRequest {
 // "YYYYMMDDTHHMMSSZ" in UTC.
 std::string amz_date(std::chrono::system_clock::time_point t);
 
-Result<SignedRequest> build_create_session(const CreateSessionParams& params, const net::Url& endpoint,
+Result<SignedRequest> build_create_session(const CreateSessionParams& params,
+                                           const net::Url& endpoint,
                                            const SigningIdentity& identity,
                                            std::chrono::system_clock::time_point now);
 

@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "creds/credentials.hpp"
+#include "net/http.hpp"
 #include "net/url.hpp"
 #include "util/error.hpp"
 

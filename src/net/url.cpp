@@ -1,8 +1,7 @@
 #include "net/url.hpp"
 
-#include <boost/asio/ip/address.hpp>
 #include <fmt/format.h>
-#include <strings.h>
+#include <boost/asio/ip/address.hpp>
 
 #include <algorithm>
 #include <cctype>
@@ -41,7 +40,8 @@ Result<Url> parse_url(std::string_view text) {
   } else {
     return bad("it must start with https:// (or http:// for local testing)");
   }
-  if (rest.find_first_of("?#") != std::string_view::npos) return bad("no query or fragment allowed");
+  if (rest.find_first_of("?#") != std::string_view::npos)
+    return bad("no query or fragment allowed");
   const auto slash = rest.find('/');
   std::string_view authority = rest.substr(0, slash);
   std::string_view path = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash);
@@ -69,12 +69,14 @@ Result<Url> parse_url(std::string_view text) {
     if (ec) return bad("the bracketed host is not an IPv6 address");
   } else {
     for (unsigned char c : url.host) {
-      if (!(std::isalnum(c) || c == '.' || c == '-' || c == '_')) return bad("invalid host (IPv6 addresses go in [brackets])");
+      if (!(std::isalnum(c) || c == '.' || c == '-' || c == '_'))
+        return bad("invalid host (IPv6 addresses go in [brackets])");
     }
   }
   if (!url.tls && !is_loopback(url.host)) {
-    return bad("http:// is allowed only for loopback hosts (localhost, 127.0.0.0/8, ::1); the "
-               "credentials would otherwise cross the network in clear text");
+    return bad(
+        "http:// is allowed only for loopback hosts (localhost, 127.0.0.0/8, ::1); the "
+        "credentials would otherwise cross the network in clear text");
   }
   if (!port.empty() || authority.find(':') != std::string_view::npos) {
     if (!util::parse_port(port)) {
@@ -102,13 +104,6 @@ Result<Url> parse_url(std::string_view text) {
   }
   url.base_path = std::string(path);
   return url;
-}
-
-std::string HttpResponse::header(std::string_view name) const {
-  for (const auto& [k, v] : headers) {
-    if (k.size() == name.size() && strncasecmp(k.data(), name.data(), k.size()) == 0) return v;
-  }
-  return {};
 }
 
 }  // namespace awh::net

@@ -4,8 +4,6 @@
 
 #include <string>
 #include <string_view>
-#include <utility>
-#include <vector>
 
 #include "util/error.hpp"
 
@@ -23,21 +21,5 @@ struct Url {
 };
 
 Result<Url> parse_url(std::string_view text);
-
-struct HttpRequest {
-  std::string method;
-  std::string target;  // path and query, e.g. /sessions?a=b
-  std::vector<std::pair<std::string, std::string>> headers;  // sent in this order
-  std::string body;
-};
-
-struct HttpResponse {
-  unsigned status = 0;
-  std::vector<std::pair<std::string, std::string>> headers;
-  std::string body;
-
-  // First header with this name (case-insensitive), or "".
-  std::string header(std::string_view name) const;
-};
 
 }  // namespace awh::net

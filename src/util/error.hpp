@@ -48,10 +48,10 @@ struct Error {
   errc cls = errc::internal;
   std::string message;
   // The original code, where the failure had one.
-  int sys_errno = 0;              // errno of a failed system call
-  unsigned http_status = 0;       // the HTTP status a peer answered
-  std::string aws_code{};         // the AWS error code, e.g. "AccessDeniedException"
-  std::optional<int> grpc_status{};  // the gRPC status code of a Workload API call
+  int sys_errno = 0;               // errno of a failed system call
+  unsigned http_status = 0;        // the HTTP status a peer answered
+  std::string aws_code;            // the AWS error code, e.g. "AccessDeniedException"
+  std::optional<int> grpc_status;  // the gRPC status code of a Workload API call
 
   // Transient failures worth another attempt: connection problems, timeouts, throttling, 5xx,
   // a Workload API that isn't ready.
@@ -85,6 +85,8 @@ template <class T>
 using Result = boost::system::result<T, Error>;
 
 inline Error make_error(errc cls, std::string message) {
+  // Assigned, not aggregate-initialised: warning_level=3 turns on -Wmissing-field-initializers,
+  // which GCC 12 reports for the members left to their defaults.
   Error e;
   e.cls = cls;
   e.message = std::move(message);
@@ -99,9 +101,9 @@ struct std::is_error_code_enum<awh::errc> : std::true_type {};
 // Early return of a failed Result: `AWH_TRY(x, parse(text));` declares `x` (the Result) and
 // returns its error from the enclosing function if it failed; AWH_CO_TRY does the same with
 // co_return in a coroutine. Use `*x` afterwards.
-#define AWH_TRY(var, expr)           \
-  auto var = (expr);                 \
+#define AWH_TRY(var, expr) \
+  auto var = (expr);       \
   if (!var) return std::move(var).error()
-#define AWH_CO_TRY(var, expr)        \
-  auto var = (expr);                 \
+#define AWH_CO_TRY(var, expr) \
+  auto var = (expr);          \
   if (!var) co_return std::move(var).error()

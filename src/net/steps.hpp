@@ -1,0 +1,65 @@
+#pragma once
+// The steps of one HTTP(S) request after name resolution (net/resolve.hpp): connect, TLS
+// handshake, exchange. HttpClient composes them; tests drive them one at a time.
+//
+// Common contract:
+//  - Each step runs on the calling coroutine's executor and ends by `deadline`, the one it is
+//    given: the caller passes the smaller of its per-step timeout and its overall deadline.
+//    Timeouts are Beast's tcp_stream expiry; a deadline already past fails the step at once.
+//  - A step takes its stream by value and consumes it: on failure the connection is closed.
+//  - Errors, with messages that name the step but not the URL (the caller prefixes that):
+//    errc::timeout "<step> timed out"; errc::network "<step> failed: <reason>" for connection
+//    failures (sys_errno set when the cause is a system error: ECONNREFUSED, ECONNRESET, ...);
+//    errc::tls and errc::protocol as stated below.
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+
+#include "net/http.hpp"
+#include "net/resolve.hpp"
+#include "util/error.hpp"
+
+namespace awh::net {
+
+using TcpStream = boost::beast::tcp_stream;
+using TlsStream = boost::beast::ssl_stream<TcpStream>;
+
+// Connects to the endpoints in order until one accepts (Beast's range async_connect).
+// Errors: "connecting timed out", "connecting failed: <reason of the last attempt>".
+boost::asio::awaitable<Result<TcpStream>> connect(Endpoints endpoints,
+                                                  std::chrono::steady_clock::time_point deadline);
+
+// The TLS client handshake over a connected stream to `host`, with the settings of `context`
+// (the caller requires TLS >= 1.2 and peer verification there). A host name is sent as SNI and
+// verified against the certificate (no partial wildcards); an IP literal gets no SNI (RFC 6066
+// §3) and is verified against the certificate's IP addresses.
+// `context` is borrowed: it must outlive the returned stream (HttpClient owns it).
+// Errors: errc::tls "TLS certificate verification failed: <reason>" or "TLS handshake failed:
+// <alert or reason>" when TLS itself refused (final, not worth a retry); errc::network
+// "TLS handshake failed: <reason>" when the connection was reset or closed mid-handshake (a
+// load balancer, a restart: transient); "TLS handshake timed out".
+boost::asio::awaitable<Result<TlsStream>> tls_handshake(
+    TcpStream stream, boost::asio::ssl::context& context, std::string host,
+    std::chrono::steady_clock::time_point deadline);
+
+// Writes `request` as HTTP/1.1 with `Connection: close` and its Content-Length, reads the whole
+// response, then shuts the connection down (no TLS close_notify round trip: the response is
+// complete and the connection is ours alone). Chunked and Content-Length bodies are accepted.
+// Errors: errc::protocol "response body exceeds <max_body_bytes> bytes" or "malformed HTTP
+// response: <reason>"; errc::network "sending the request failed: ..." / "reading the response
+// failed: ..." (a peer that closes early: "end of stream", "partial message"); "sending the
+// request timed out" / "reading the response timed out".
+boost::asio::awaitable<Result<HttpResponse>> exchange(
+    TcpStream stream, HttpRequest request, std::size_t max_body_bytes,
+    std::chrono::steady_clock::time_point deadline);
+boost::asio::awaitable<Result<HttpResponse>> exchange(
+    TlsStream stream, HttpRequest request, std::size_t max_body_bytes,
+    std::chrono::steady_clock::time_point deadline);
+
+}  // namespace awh::net
