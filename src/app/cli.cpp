@@ -1,9 +1,9 @@
 #include "app/cli.hpp"
 
+#include <fmt/format.h>
 #include <CLI/App.hpp>
 #include <CLI/Config.hpp>
 #include <CLI/Formatter.hpp>
-#include <fmt/format.h>
 
 #include <algorithm>
 #include <cctype>
@@ -34,7 +34,8 @@ constexpr CommandRow kCommands[] = {
      "Keep a profile in an AWS credentials file fresh: a daemon that renews at half-life, when the "
      "X.509-SVID rotates and on SIGHUP"},
     {"x509-credential-file-oneshot", ExchangeKind::x509, OutputKind::file, Mode::once,
-     "Exchange the X.509-SVID once and write the credentials to a profile in an AWS credentials file"},
+     "Exchange the X.509-SVID once and write the credentials to a profile in an AWS credentials "
+     "file"},
     {"jwt-credential-process", ExchangeKind::jwt, OutputKind::stdout_json, Mode::once,
      "Exchange a JWT-SVID for AWS credentials with STS AssumeRoleWithWebIdentity and print them as "
      "credential_process JSON"},
@@ -42,7 +43,8 @@ constexpr CommandRow kCommands[] = {
      "Keep a profile in an AWS credentials file fresh with STS AssumeRoleWithWebIdentity: a daemon "
      "that renews at half-life (a fresh JWT-SVID each time) and on SIGHUP"},
     {"jwt-credential-file-oneshot", ExchangeKind::jwt, OutputKind::file, Mode::once,
-     "Exchange a JWT-SVID once with STS and write the credentials to a profile in an AWS credentials file"},
+     "Exchange a JWT-SVID once with STS and write the credentials to a profile in an AWS "
+     "credentials file"},
 };
 
 struct Raw {
@@ -62,35 +64,44 @@ struct Raw {
 
 Result<int> parse_int(std::string_view flag, const std::string& text) {
   if (text.size() > 9 || !util::all_digits(text)) {
-    return make_error(errc::usage, fmt::format("{}: '{}' is not a whole number of seconds", flag, text));
+    return make_error(errc::usage,
+                      fmt::format("{}: '{}' is not a whole number of seconds", flag, text));
   }
   return std::stoi(text);
 }
 
 void add_common(CLI::App& cmd, Raw& raw) {
-  cmd.add_option("--log-level", raw.log_level, "Log level: debug, info, warn or error (default info)")
+  cmd.add_option("--log-level", raw.log_level,
+                 "Log level: debug, info, warn or error (default info)")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
   cmd.add_flag("--debug", raw.debug, "Same as --log-level debug");
-  cmd.add_option("--log-format", raw.log_format, "Log format on stderr: text or json (default text)")
+  cmd.add_option("--log-format", raw.log_format,
+                 "Log format on stderr: text or json (default text)")
       ->check(CLI::IsMember({"text", "json"}));
 }
 
 void add_x509(CLI::App& cmd, Raw& raw) {
-  cmd.add_option("--trust-anchor-arn", raw.trust_anchor_arn, "ARN of the Roles Anywhere trust anchor")->required();
+  cmd.add_option("--trust-anchor-arn", raw.trust_anchor_arn,
+                 "ARN of the Roles Anywhere trust anchor")
+      ->required();
   cmd.add_option("--profile-arn", raw.profile_arn, "ARN of the Roles Anywhere profile")->required();
   cmd.add_option("--role-arn", raw.role_arn, "ARN of the IAM role to assume")->required();
   cmd.add_option("--region", raw.region, "AWS region (default: the trust anchor ARN's region)");
-  cmd.add_option("--endpoint", raw.endpoint,
-                 "Roles Anywhere endpoint URL (default https://rolesanywhere.<region>.amazonaws.com)");
+  cmd.add_option(
+      "--endpoint", raw.endpoint,
+      "Roles Anywhere endpoint URL (default https://rolesanywhere.<region>.amazonaws.com)");
 }
 
 void add_jwt(CLI::App& cmd, Raw& raw) {
-  cmd.add_option("--audience", raw.audience, "Audience of the JWT-SVID (what STS or the S3 store expects)")
+  cmd.add_option("--audience", raw.audience,
+                 "Audience of the JWT-SVID (what STS or the S3 store expects)")
       ->required();
-  cmd.add_option("--endpoint", raw.endpoint,
-                 "STS endpoint URL, e.g. https://sts.us-east-1.amazonaws.com or a MinIO/Ceph RGW URL");
-  cmd.add_option("--region", raw.region, "AWS region: the endpoint is https://sts.<region>.amazonaws.com "
-                                         "unless --endpoint is given");
+  cmd.add_option(
+      "--endpoint", raw.endpoint,
+      "STS endpoint URL, e.g. https://sts.us-east-1.amazonaws.com or a MinIO/Ceph RGW URL");
+  cmd.add_option("--region", raw.region,
+                 "AWS region: the endpoint is https://sts.<region>.amazonaws.com "
+                 "unless --endpoint is given");
   cmd.add_option("--role-arn", raw.role_arn, "ARN of the role to assume (optional for MinIO)");
 }
 
@@ -98,32 +109,41 @@ void add_jwt(CLI::App& cmd, Raw& raw) {
 void add_shared(CLI::App& cmd, Raw& raw) {
   cmd.add_option("--session-duration", raw.session_duration,
                  "Credential lifetime in seconds, 900..43200 (default 3600)");
-  cmd.add_option("--role-session-name", raw.role_session_name, "Role session name (2..64 of [A-Za-z0-9+=,.@_-])");
-  cmd.add_option("--workload-api-addr", raw.workload_api_addr,
-                 "Workload API address, unix:///path or tcp://IP:port (default $SPIFFE_ENDPOINT_SOCKET)");
+  cmd.add_option("--role-session-name", raw.role_session_name,
+                 "Role session name (2..64 of [A-Za-z0-9+=,.@_-])");
+  cmd.add_option(
+      "--workload-api-addr", raw.workload_api_addr,
+      "Workload API address, unix:///path or tcp://IP:port (default $SPIFFE_ENDPOINT_SOCKET)");
   cmd.add_option("--hint", raw.hint, "Use the SVID with this hint");
   cmd.add_option("--spiffe-id", raw.spiffe_id, "Use the SVID with this SPIFFE ID");
-  cmd.add_option("--ca-bundle", raw.ca_bundle,
-                 "PEM file of CAs to trust for the endpoint (default $AWS_CA_BUNDLE, else the system store)");
+  cmd.add_option(
+      "--ca-bundle", raw.ca_bundle,
+      "PEM file of CAs to trust for the endpoint (default $AWS_CA_BUNDLE, else the system store)");
   cmd.add_option("--timeout", raw.timeout, "Give up after this many seconds (default 30)");
 }
 
 void add_file(CLI::App& cmd, Raw& raw) {
-  cmd.add_option("--aws-credentials-path", raw.credentials_path, "The AWS credentials file to write")->required();
+  cmd.add_option("--aws-credentials-path", raw.credentials_path,
+                 "The AWS credentials file to write")
+      ->required();
   cmd.add_option("--profile", raw.profile, "The profile to write in it (default 'default')");
-  cmd.add_flag("--force", raw.force, "Overwrite the file if it can't be parsed (other profiles in it are lost)");
-  cmd.add_flag("--replace", raw.replace, "Write only our profile, dropping everything else in the file");
+  cmd.add_flag("--force", raw.force,
+               "Overwrite the file if it can't be parsed (other profiles in it are lost)");
+  cmd.add_flag("--replace", raw.replace,
+               "Write only our profile, dropping everything else in the file");
 }
 
 Result<creds::FileTarget> validate_file(const Raw& raw) {
-  if (raw.credentials_path.empty()) return make_error(errc::usage, "--aws-credentials-path: the path is empty");
+  if (raw.credentials_path.empty())
+    return make_error(errc::usage, "--aws-credentials-path: the path is empty");
   if (raw.credentials_path.back() == '/') {
-    return make_error(errc::usage, fmt::format("--aws-credentials-path: '{}' names a directory, not a file",
-                                               raw.credentials_path));
+    return make_error(errc::usage,
+                      fmt::format("--aws-credentials-path: '{}' names a directory, not a file",
+                                  raw.credentials_path));
   }
   if (auto name = creds::check_profile_name(raw.profile); !name) {
-    return make_error(errc::usage, fmt::format("--profile: {:?} is not a usable profile name: {}", raw.profile,
-                                               name.error().message));
+    return make_error(errc::usage, fmt::format("--profile: {:?} is not a usable profile name: {}",
+                                               raw.profile, name.error().message));
   }
   return creds::FileTarget{raw.credentials_path, raw.profile, raw.force, raw.replace};
 }
@@ -133,10 +153,12 @@ Result<int> validate_duration(const Raw& raw) {
   if (!duration) return duration.error();
   if (*duration < 900 || *duration > 43200) {
     return make_error(errc::usage, fmt::format("--session-duration: {} is out of range; it must be "
-                                               "900..43200 seconds", *duration));
+                                               "900..43200 seconds",
+                                               *duration));
   }
   if (!raw.role_session_name.empty() && !valid_role_session_name(raw.role_session_name)) {
-    return make_error(errc::usage, "--role-session-name: it must be 2..64 characters of [A-Za-z0-9+=,.@_-]");
+    return make_error(errc::usage,
+                      "--role-session-name: it must be 2..64 characters of [A-Za-z0-9+=,.@_-]");
   }
   return *duration;
 }
@@ -156,27 +178,33 @@ Result<void> validate_x509(const Raw& raw, Plan& o) {
   auto role = aws::parse_role_arn(raw.role_arn, "--role-arn");
   if (!role) return role.error();
   if (profile->region != trust_anchor->region) {
-    return make_error(errc::usage, fmt::format("--profile-arn is in region {} but --trust-anchor-arn is in {}; "
-                                               "they must be in the same region",
-                                               profile->region, trust_anchor->region));
+    return make_error(errc::usage,
+                      fmt::format("--profile-arn is in region {} but --trust-anchor-arn is in {}; "
+                                  "they must be in the same region",
+                                  profile->region, trust_anchor->region));
   }
   if (profile->partition != trust_anchor->partition || role->partition != trust_anchor->partition) {
-    return make_error(errc::usage, "--trust-anchor-arn, --profile-arn and --role-arn must be in the same partition");
+    return make_error(
+        errc::usage,
+        "--trust-anchor-arn, --profile-arn and --role-arn must be in the same partition");
   }
   std::string region = raw.region.empty() ? trust_anchor->region : raw.region;
   if (!aws::valid_region(region)) {
     return make_error(errc::usage, fmt::format("--region: '{}' is not a valid region", region));
   }
   if (region != trust_anchor->region) {
-    return make_error(errc::usage, fmt::format("--region {} does not match the trust anchor's region {}",
-                                               region, trust_anchor->region));
+    return make_error(errc::usage,
+                      fmt::format("--region {} does not match the trust anchor's region {}", region,
+                                  trust_anchor->region));
   }
   auto duration = validate_duration(raw);
   if (!duration) return duration.error();
   o.exchange = RolesAnywhere{aws::CreateSessionParams{
       raw.trust_anchor_arn, raw.profile_arn, raw.role_arn, region, *duration,
-      raw.role_session_name.empty() ? std::nullopt : std::optional<std::string>(raw.role_session_name)}};
-  auto url = validate_endpoint(raw.endpoint.empty() ? aws::default_rolesanywhere_endpoint(region) : raw.endpoint);
+      raw.role_session_name.empty() ? std::nullopt
+                                    : std::optional<std::string>(raw.role_session_name)}};
+  auto url = validate_endpoint(raw.endpoint.empty() ? aws::default_rolesanywhere_endpoint(region)
+                                                    : raw.endpoint);
   if (!url) return url.error();
   o.endpoint = *url;
   return {};
@@ -200,7 +228,8 @@ Result<void> validate_jwt(const Raw& raw, Plan& o) {
   if (raw.endpoint.empty() && raw.region.empty()) {
     return make_error(errc::usage, "no STS endpoint: set --endpoint, or --region for AWS STS");
   }
-  auto url = validate_endpoint(raw.endpoint.empty() ? aws::default_sts_endpoint(raw.region) : raw.endpoint);
+  auto url = validate_endpoint(raw.endpoint.empty() ? aws::default_sts_endpoint(raw.region)
+                                                    : raw.endpoint);
   if (!url) return url.error();
   o.endpoint = *url;
   return {};
@@ -210,13 +239,15 @@ Result<Plan> validate(const Raw& raw, const Getenv& getenv, const CommandRow& ro
   Plan o;
   o.command = row.name;
   o.mode = row.mode;
-  o.log_level = raw.debug ? log::Level::debug
+  o.log_level = raw.debug                  ? log::Level::debug
                 : raw.log_level == "debug" ? log::Level::debug
                 : raw.log_level == "warn"  ? log::Level::warn
                 : raw.log_level == "error" ? log::Level::error
                                            : log::Level::info;
   o.log_format = raw.log_format == "json" ? log::Format::json : log::Format::text;
-  if (auto exchange = row.exchange == ExchangeKind::jwt ? validate_jwt(raw, o) : validate_x509(raw, o); !exchange) {
+  if (auto exchange =
+          row.exchange == ExchangeKind::jwt ? validate_jwt(raw, o) : validate_x509(raw, o);
+      !exchange) {
     return exchange.error();
   }
   if (row.output == OutputKind::file) {
@@ -227,7 +258,9 @@ Result<Plan> validate(const Raw& raw, const Getenv& getenv, const CommandRow& ro
   auto timeout = parse_int("--timeout", raw.timeout);
   if (!timeout) return timeout.error();
   if (*timeout < 1 || *timeout > 3600) {
-    return make_error(errc::usage, fmt::format("--timeout: {} is out of range; it must be 1..3600 seconds", *timeout));
+    return make_error(
+        errc::usage,
+        fmt::format("--timeout: {} is out of range; it must be 1..3600 seconds", *timeout));
   }
   o.timeout = std::chrono::seconds(*timeout);
 
@@ -237,7 +270,9 @@ Result<Plan> validate(const Raw& raw, const Getenv& getenv, const CommandRow& ro
     addr = getenv("SPIFFE_ENDPOINT_SOCKET").value_or("");
     addr_source = "SPIFFE_ENDPOINT_SOCKET";
     if (addr.empty()) {
-      return make_error(errc::usage, "no Workload API address: set --workload-api-addr or SPIFFE_ENDPOINT_SOCKET");
+      return make_error(
+          errc::usage,
+          "no Workload API address: set --workload-api-addr or SPIFFE_ENDPOINT_SOCKET");
     }
   }
   auto target = spiffe::workload_api_target(addr, addr_source);
@@ -247,7 +282,8 @@ Result<Plan> validate(const Raw& raw, const Getenv& getenv, const CommandRow& ro
   if (!raw.hint.empty()) o.selector.hint = raw.hint;
   if (!raw.spiffe_id.empty()) {
     if (!spiffe::valid_spiffe_id(raw.spiffe_id)) {
-      return make_error(errc::usage, fmt::format("--spiffe-id: '{}' is not a valid SPIFFE ID", raw.spiffe_id));
+      return make_error(errc::usage,
+                        fmt::format("--spiffe-id: '{}' is not a valid SPIFFE ID", raw.spiffe_id));
     }
     o.selector.spiffe_id = raw.spiffe_id;
   }
@@ -295,7 +331,8 @@ CliOutcome parse_cli(const std::vector<std::string>& args, const Getenv& getenv)
   CLI::App app{"Turns a SPIFFE identity (X.509-SVID or JWT-SVID) into AWS credentials.", kProgram};
   app.set_version_flag("--version", std::string(kProgram) + " " AWH_VERSION);
   app.require_subcommand(1, 1);
-  app.footer("Logging flags (--debug, --log-level, --log-format) may also come before the command.");
+  app.footer(
+      "Logging flags (--debug, --log-level, --log-format) may also come before the command.");
   Raw raw;
   for (const auto& row : kCommands) {
     auto* cmd = app.add_subcommand(row.name, row.description);
@@ -315,10 +352,11 @@ CliOutcome parse_cli(const std::vector<std::string>& args, const Getenv& getenv)
   CliOutcome outcome;
   const std::vector<std::string> ordered = hoist_logging_flags(args);
   if (!ordered.empty() && !ordered.front().empty() && ordered.front().front() != '-' &&
-      app.get_subcommands([&](CLI::App* sub) { return sub->check_name(ordered.front()); }).empty()) {
+      app.get_subcommands([&](CLI::App* sub) { return sub->check_name(ordered.front()); })
+          .empty()) {
     outcome.exit_code = 2;
-    outcome.err = fmt::format("{}: error: unknown command '{}' (see '{} --help')\n", kProgram, ordered.front(),
-                              kProgram);
+    outcome.err = fmt::format("{}: error: unknown command '{}' (see '{} --help')\n", kProgram,
+                              ordered.front(), kProgram);
     return outcome;
   }
   std::vector<const char*> argv{kProgram};
@@ -349,8 +387,8 @@ CliOutcome parse_cli(const std::vector<std::string>& args, const Getenv& getenv)
   auto plan = validate(raw, getenv, row);
   if (!plan) {
     outcome.exit_code = 2;
-    outcome.err = fmt::format("{}: error: {} (see '{} {} --help')\n", kProgram, plan.error().message, kProgram,
-                              command_name);
+    outcome.err = fmt::format("{}: error: {} (see '{} {} --help')\n", kProgram,
+                              plan.error().message, kProgram, command_name);
     return outcome;
   }
   outcome.plan = std::move(*plan);

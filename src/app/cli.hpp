@@ -16,9 +16,9 @@ inline constexpr char kProgram[] = "aws-spiffe-workload-helper";
 
 struct CliOutcome {
   std::optional<Plan> plan;  // set: run the command
-  int exit_code = 0;               // otherwise: exit with this code...
-  std::string out;                 // ...after printing this to stdout (help, version)
-  std::string err;                 // ...and this to stderr (one-line usage error)
+  int exit_code = 0;         // otherwise: exit with this code...
+  std::string out;           // ...after printing this to stdout (help, version)
+  std::string err;           // ...and this to stderr (one-line usage error)
 };
 
 using Getenv = std::function<std::optional<std::string>(const char*)>;

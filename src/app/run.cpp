@@ -69,19 +69,25 @@ class Watchdog {
 
 std::unique_ptr<engine::Sink> make_sink(const Output& output) {
   return std::visit(Overload{
-                        [](const ToStdout&) -> std::unique_ptr<engine::Sink> { return std::make_unique<engine::StdoutSink>(); },
-                        [](const ToFile& f) -> std::unique_ptr<engine::Sink> { return std::make_unique<engine::FileSink>(f.target); },
+                        [](const ToStdout&) -> std::unique_ptr<engine::Sink> {
+                          return std::make_unique<engine::StdoutSink>();
+                        },
+                        [](const ToFile& f) -> std::unique_ptr<engine::Sink> {
+                          return std::make_unique<engine::FileSink>(f.target);
+                        },
                     },
                     output);
 }
 
-std::unique_ptr<engine::IdentitySource> make_source(const Plan& plan, spiffe::WorkloadClient& workload) {
+std::unique_ptr<engine::IdentitySource> make_source(const Plan& plan,
+                                                    spiffe::WorkloadClient& workload) {
   return std::visit(Overload{
                         [&](const RolesAnywhere&) -> std::unique_ptr<engine::IdentitySource> {
                           return std::make_unique<engine::X509Source>(workload, plan.selector);
                         },
                         [&](const Sts& sts) -> std::unique_ptr<engine::IdentitySource> {
-                          return std::make_unique<engine::JwtSource>(workload, sts.audience, plan.selector);
+                          return std::make_unique<engine::JwtSource>(workload, sts.audience,
+                                                                     plan.selector);
                         },
                     },
                     plan.exchange);
@@ -90,10 +96,12 @@ std::unique_ptr<engine::IdentitySource> make_source(const Plan& plan, spiffe::Wo
 std::unique_ptr<engine::Exchanger> make_exchanger(const Plan& plan, net::HttpClient& http) {
   return std::visit(Overload{
                         [&](const RolesAnywhere& ra) -> std::unique_ptr<engine::Exchanger> {
-                          return std::make_unique<engine::RolesAnywhereExchanger>(http, plan.endpoint, ra.session);
+                          return std::make_unique<engine::RolesAnywhereExchanger>(
+                              http, plan.endpoint, ra.session);
                         },
                         [&](const Sts& sts) -> std::unique_ptr<engine::Exchanger> {
-                          return std::make_unique<engine::StsExchanger>(http, plan.endpoint, sts.params);
+                          return std::make_unique<engine::StsExchanger>(http, plan.endpoint,
+                                                                        sts.params);
                         },
                     },
                     plan.exchange);
@@ -132,7 +140,8 @@ int run(const Plan& plan) {
     engine::Settings settings;
     settings.timeout = plan.timeout;
     if (std::holds_alternative<ToFile>(plan.output)) settings.keeper = "the file";
-    engine::Engine engine(io.get_executor(), *source, *exchanger, {sink.get()}, clock, random, settings);
+    engine::Engine engine(io.get_executor(), *source, *exchanger, {sink.get()}, clock, random,
+                          settings);
 
     const auto finished = [&](int code) {
       exit_code = code;
@@ -160,7 +169,8 @@ int run(const Plan& plan) {
         });
       };
       listen();
-      asio::co_spawn(io, engine.run_daemon(), util::log_failures_or("the daemon", finished, failed));
+      asio::co_spawn(io, engine.run_daemon(),
+                     util::log_failures_or("the daemon", finished, failed));
       io.run();
     }
   }

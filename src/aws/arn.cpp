@@ -69,15 +69,17 @@ Result<Arn> parse_arn(std::string_view text) {
   for (int i = 0; i < 5; ++i) {
     const auto colon = text.find(':', start);
     if (colon == std::string_view::npos) {
-      return make_error(errc::usage,
-                        fmt::format("'{}' is not an ARN (arn:partition:service:region:account:resource)", text));
+      return make_error(
+          errc::usage,
+          fmt::format("'{}' is not an ARN (arn:partition:service:region:account:resource)", text));
     }
     fields.push_back(text.substr(start, colon - start));
     start = colon + 1;
   }
   fields.push_back(text.substr(start));
   if (fields[0] != "arn") {
-    return make_error(errc::usage, fmt::format("'{}' is not an ARN (it must start with 'arn:')", text));
+    return make_error(errc::usage,
+                      fmt::format("'{}' is not an ARN (it must start with 'arn:')", text));
   }
   if (fields[1] != "aws" && fields[1] != "aws-cn" && fields[1] != "aws-us-gov") {
     return make_error(errc::usage, fmt::format("unknown partition '{}' in ARN", fields[1]));
@@ -85,7 +87,8 @@ Result<Arn> parse_arn(std::string_view text) {
   if (fields[2].empty()) return make_error(errc::usage, "the ARN has no service");
   if (fields[5].empty()) return make_error(errc::usage, "the ARN has no resource");
   for (unsigned char c : text) {
-    if (c < 0x21 || c > 0x7e) return make_error(errc::usage, "the ARN contains a space or control character");
+    if (c < 0x21 || c > 0x7e)
+      return make_error(errc::usage, "the ARN contains a space or control character");
   }
   return Arn{std::string(fields[1]), std::string(fields[2]), std::string(fields[3]),
              std::string(fields[4]), std::string(fields[5])};
@@ -103,8 +106,10 @@ Result<Arn> parse_role_arn(std::string_view text, std::string_view flag) {
   auto arn = parse_arn(text);
   if (!arn) return arn_error(flag, arn.error().message);
   if (arn->service != "iam") {
-    return arn_error(flag, fmt::format("expected an IAM role ARN (arn:aws:iam::<account>:role/<name>), got service '{}'",
-                                       arn->service));
+    return arn_error(
+        flag, fmt::format(
+                  "expected an IAM role ARN (arn:aws:iam::<account>:role/<name>), got service '{}'",
+                  arn->service));
   }
   if (!arn->region.empty()) return arn_error(flag, "an IAM role ARN has no region");
   if (arn->account.size() != 12 || !util::all_digits(arn->account)) {

@@ -21,14 +21,15 @@ using Clock = std::chrono::steady_clock;
 asio::awaitable<Result<creds::Credentials>> exchange_with_retry(
     net::HttpClient& client, const net::Url& endpoint, std::string_view what,
     const std::function<Result<net::HttpRequest>()>& make,
-    const std::function<Result<creds::Credentials>(const net::HttpResponse&)>& parse, RetryPolicy retry,
-    Clock::time_point deadline) {
+    const std::function<Result<creds::Credentials>(const net::HttpResponse&)>& parse,
+    RetryPolicy retry, Clock::time_point deadline) {
   Error last = make_error(errc::timeout, "out of time");
   for (int attempt = 0; attempt < retry.max_attempts; ++attempt) {
     if (attempt > 0) {
       const auto delay = util::backoff_delay(retry.backoff, attempt - 1, util::random_uniform01());
       if (Clock::now() + delay >= deadline) break;
-      log::warn("{} attempt {} failed: {}; retrying in {} ms", what, attempt, last.message, delay.count());
+      log::warn("{} attempt {} failed: {}; retrying in {} ms", what, attempt, last.message,
+                delay.count());
       asio::steady_timer timer(co_await asio::this_coro::executor, delay);
       co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
     }
@@ -54,17 +55,18 @@ asio::awaitable<Result<creds::Credentials>> exchange_with_retry(
 }  // namespace
 
 asio::awaitable<Result<creds::Credentials>> create_session(
-    net::HttpClient& client, net::Url endpoint, CreateSessionParams params, SigningIdentity identity,
-    RetryPolicy retry, Clock::time_point deadline) {
+    net::HttpClient& client, net::Url endpoint, CreateSessionParams params,
+    SigningIdentity identity, RetryPolicy retry, Clock::time_point deadline) {
   auto make = [&]() -> Result<net::HttpRequest> {
-    auto signed_request = build_create_session(params, endpoint, identity, std::chrono::system_clock::now());
+    auto signed_request =
+        build_create_session(params, endpoint, identity, std::chrono::system_clock::now());
     if (!signed_request) return signed_request.error();
     log::debug("CreateSession canonical request:\n{}", signed_request->signature.canonical_request);
     log::debug("CreateSession string to sign:\n{}", signed_request->signature.string_to_sign);
     return std::move(signed_request->request);
   };
-  co_return co_await exchange_with_retry(client, endpoint, "CreateSession", make, parse_create_session_response,
-                                         retry, deadline);
+  co_return co_await exchange_with_retry(client, endpoint, "CreateSession", make,
+                                         parse_create_session_response, retry, deadline);
 }
 
 asio::awaitable<Result<creds::Credentials>> assume_role_with_web_identity(
@@ -74,7 +76,8 @@ asio::awaitable<Result<creds::Credentials>> assume_role_with_web_identity(
     return build_assume_role_with_web_identity(endpoint, params, token);
   };
   co_return co_await exchange_with_retry(client, endpoint, "AssumeRoleWithWebIdentity", make,
-                                         parse_assume_role_with_web_identity_response, retry, deadline);
+                                         parse_assume_role_with_web_identity_response, retry,
+                                         deadline);
 }
 
 }  // namespace awh::aws

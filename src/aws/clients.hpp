@@ -23,8 +23,8 @@ struct RetryPolicy {
 
 // IAM Roles Anywhere CreateSession, signed with the X.509-SVID (SigV4-X509).
 boost::asio::awaitable<Result<creds::Credentials>> create_session(
-    net::HttpClient& client, net::Url endpoint, CreateSessionParams params, SigningIdentity identity,
-    RetryPolicy retry, std::chrono::steady_clock::time_point deadline);
+    net::HttpClient& client, net::Url endpoint, CreateSessionParams params,
+    SigningIdentity identity, RetryPolicy retry, std::chrono::steady_clock::time_point deadline);
 
 // STS AssumeRoleWithWebIdentity with the JWT-SVID in the form body (never in the URL).
 boost::asio::awaitable<Result<creds::Credentials>> assume_role_with_web_identity(

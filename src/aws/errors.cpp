@@ -23,7 +23,8 @@ bool is_throttling_code(std::string_view code) {
       "LimitExceededException",
       "RequestThrottled",
   };
-  return code == "SlowDown" || code == "PriorRequestNotComplete" || code == "EC2ThrottledException" ||
+  return code == "SlowDown" || code == "PriorRequestNotComplete" ||
+         code == "EC2ThrottledException" ||
          std::find(kCodes.begin(), kCodes.end(), code) != kCodes.end();
 }
 
@@ -37,9 +38,10 @@ Error make_aws_error(unsigned http_status, std::string_view code, std::string_vi
   // Both come from the peer: escaped and bounded before they reach a log line.
   const std::string safe_code = code.empty() ? fmt::format("HTTP {}", http_status)
                                              : util::escape_text(code, 100, util::Bytes::ascii);
-  Error e = make_error(classify_aws_error(http_status, code),
-                       fmt::format("{}: {} (HTTP {})", safe_code, util::escape_text(message, util::kMaxPeerText, util::Bytes::ascii),
-                                   http_status));
+  Error e = make_error(
+      classify_aws_error(http_status, code),
+      fmt::format("{}: {} (HTTP {})", safe_code,
+                  util::escape_text(message, util::kMaxPeerText, util::Bytes::ascii), http_status));
   e.http_status = http_status;
   if (!code.empty()) e.aws_code = safe_code;
   return e;

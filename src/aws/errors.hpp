@@ -16,8 +16,9 @@ bool is_throttling_code(std::string_view code);
 // identity provider; its API reference says the request can be retried) -> server; else denied.
 errc classify_aws_error(unsigned http_status, std::string_view code);
 
-// "Code: message (HTTP n)" (without a code: "HTTP n: message (HTTP n)"), classified, with the status and code kept on the error. The code and
-// the message come from the peer: they are escaped and cut to a bounded length.
+// "Code: message (HTTP n)" (without a code: "HTTP n: message (HTTP n)"), classified, with the
+// status and code kept on the error. The code and the message come from the peer: they are escaped
+// and cut to a bounded length.
 Error make_aws_error(unsigned http_status, std::string_view code, std::string_view message);
 
 }  // namespace awh::aws

@@ -2,10 +2,10 @@
 
 #include "aws/errors.hpp"
 
+#include <fmt/format.h>
 #include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
-#include <fmt/format.h>
 
 #include <ctime>
 
@@ -29,13 +29,15 @@ std::string amz_date(std::chrono::system_clock::time_point t) {
   return buf;
 }
 
-Result<SignedRequest> build_create_session(const CreateSessionParams& params, const net::Url& endpoint,
+Result<SignedRequest> build_create_session(const CreateSessionParams& params,
+                                           const net::Url& endpoint,
                                            const SigningIdentity& identity,
                                            std::chrono::system_clock::time_point now) {
   if (identity.intermediates_der.size() > kMaxChainCertificates) {
-    return make_error(errc::invalid_input,
-                      fmt::format("the SVID has {} intermediate certificates; Roles Anywhere accepts at most {}",
-                                  identity.intermediates_der.size(), kMaxChainCertificates));
+    return make_error(
+        errc::invalid_input,
+        fmt::format("the SVID has {} intermediate certificates; Roles Anywhere accepts at most {}",
+                    identity.intermediates_der.size(), kMaxChainCertificates));
   }
   SigningInput in;
   in.method = "POST";
@@ -113,7 +115,8 @@ Result<creds::Credentials> parse_create_session_response(const net::HttpResponse
   boost::system::error_code ec;
   const auto parsed = boost::json::parse(response.body, ec);
   if (ec || !parsed.is_object()) {
-    return make_error(errc::protocol, "CreateSession returned a response that is not a JSON object");
+    return make_error(errc::protocol,
+                      "CreateSession returned a response that is not a JSON object");
   }
   const auto* set = parsed.get_object().if_contains("credentialSet");
   if (set == nullptr || !set->is_array() || set->get_array().empty() ||
@@ -130,10 +133,10 @@ Result<creds::Credentials> parse_create_session_response(const net::HttpResponse
   out.secret_access_key = string_field(o, "secretAccessKey");
   out.session_token = string_field(o, "sessionToken");
   out.expiration = string_field(o, "expiration");
-  for (const auto& [name, value] : {std::pair{"accessKeyId", &out.access_key_id},
-                                    std::pair{"secretAccessKey", &out.secret_access_key},
-                                    std::pair{"sessionToken", &out.session_token},
-                                    std::pair{"expiration", &out.expiration}}) {
+  for (const auto& [name, value] :
+       {std::pair{"accessKeyId", &out.access_key_id},
+        std::pair{"secretAccessKey", &out.secret_access_key},
+        std::pair{"sessionToken", &out.session_token}, std::pair{"expiration", &out.expiration}}) {
     if (value->empty()) {
       return make_error(errc::protocol,
                         fmt::format("CreateSession response is missing credentials.{}", name));

@@ -85,14 +85,14 @@ std::pair<std::string, std::string> canonical_request(const SigningInput& in) {
     if (!signed_headers.empty()) signed_headers.push_back(';');
     signed_headers += name;
   }
-  std::string request = fmt::format("{}\n{}\n{}\n{}\n{}\n{}", in.method, in.path,
-                                    canonical_query(in.query), canonical_headers, signed_headers,
-                                    crypto::sha256_hex(in.body));
+  std::string request =
+      fmt::format("{}\n{}\n{}\n{}\n{}\n{}", in.method, in.path, canonical_query(in.query),
+                  canonical_headers, signed_headers, crypto::sha256_hex(in.body));
   return {std::move(request), std::move(signed_headers)};
 }
 
-std::string string_to_sign(crypto::KeyType type, std::string_view amz_date,
-                           std::string_view region, std::string_view canonical_request) {
+std::string string_to_sign(crypto::KeyType type, std::string_view amz_date, std::string_view region,
+                           std::string_view canonical_request) {
   return fmt::format("{}\n{}\n{}\n{}", algorithm_name(type), amz_date,
                      credential_scope(amz_date, region), crypto::sha256_hex(canonical_request));
 }
@@ -106,10 +106,9 @@ Result<Signature> sign(const SigningInput& in, EVP_PKEY* key, std::string_view s
   auto raw = crypto::sign_sha256(key, sig.string_to_sign);
   if (!raw) return raw.error();
   sig.signature_hex = crypto::hex(*raw);
-  sig.authorization = fmt::format("{} Credential={}/{}, SignedHeaders={}, Signature={}",
-                                  algorithm_name(*type), serial_decimal,
-                                  credential_scope(in.amz_date, in.region), sig.signed_headers,
-                                  sig.signature_hex);
+  sig.authorization = fmt::format(
+      "{} Credential={}/{}, SignedHeaders={}, Signature={}", algorithm_name(*type), serial_decimal,
+      credential_scope(in.amz_date, in.region), sig.signed_headers, sig.signature_hex);
   return sig;
 }
 

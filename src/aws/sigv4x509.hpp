@@ -21,12 +21,12 @@ std::string uri_encode(std::string_view s);
 std::string canonical_query(const KeyValues& decoded_query);
 
 struct SigningInput {
-  std::string method;          // "POST"
-  std::string path;            // "/sessions" (already canonical)
-  KeyValues query;             // decoded key/value pairs
-  KeyValues headers;           // exactly the headers to sign, any case, in any order
+  std::string method;  // "POST"
+  std::string path;    // "/sessions" (already canonical)
+  KeyValues query;     // decoded key/value pairs
+  KeyValues headers;   // exactly the headers to sign, any case, in any order
   std::string body;
-  std::string amz_date;        // X-Amz-Date, "YYYYMMDDTHHMMSSZ"
+  std::string amz_date;  // X-Amz-Date, "YYYYMMDDTHHMMSSZ"
   std::string region;
 };
 
@@ -35,7 +35,7 @@ struct Signature {
   std::string signed_headers;  // "content-type;host;..."
   std::string string_to_sign;
   std::string signature_hex;
-  std::string authorization;   // the Authorization header value
+  std::string authorization;  // the Authorization header value
 };
 
 std::string_view algorithm_name(crypto::KeyType type);  // AWS4-X509-RSA-SHA256 / -ECDSA-
@@ -44,8 +44,8 @@ std::string credential_scope(std::string_view amz_date, std::string_view region)
 // The canonical request and its signed-headers list (names lowercased, values trimmed with
 // inner runs of spaces collapsed, sorted by name).
 std::pair<std::string, std::string> canonical_request(const SigningInput& in);
-std::string string_to_sign(crypto::KeyType type, std::string_view amz_date,
-                           std::string_view region, std::string_view canonical_request);
+std::string string_to_sign(crypto::KeyType type, std::string_view amz_date, std::string_view region,
+                           std::string_view canonical_request);
 
 // Signs `in` with `key`; `serial_decimal` is the leaf certificate's serial, which Roles
 // Anywhere takes as the credential identifier in `Credential=`.

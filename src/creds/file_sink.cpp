@@ -11,10 +11,11 @@ namespace awh::creds {
 namespace {
 
 Error unparseable(const FileTarget& target, const Error& e) {
-  return make_error(errc::invalid_input,
-                    fmt::format("the credentials file {} can't be parsed: {}; it was left unchanged "
-                                "(fix it, or use --force to overwrite it)",
-                                target.path, e.message));
+  return make_error(
+      errc::invalid_input,
+      fmt::format("the credentials file {} can't be parsed: {}; it was left unchanged "
+                  "(fix it, or use --force to overwrite it)",
+                  target.path, e.message));
 }
 
 // What the file is to hold: our profile set in its current contents, or our profile alone
@@ -50,7 +51,8 @@ Result<void> preflight(const FileTarget& target) {
   }
   if (!*existing) return {};
   const util::SecretString contents(std::move(**existing));  // it holds secrets: wipe it after
-  if (auto parsed = check_parseable(contents); !parsed && !target.force) return unparseable(target, parsed.error());
+  if (auto parsed = check_parseable(contents); !parsed && !target.force)
+    return unparseable(target, parsed.error());
   return {};
 }
 

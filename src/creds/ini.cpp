@@ -149,14 +149,16 @@ Result<void> check_profile_name(std::string_view profile) {
     return make_error(errc::invalid_input,
                       fmt::format("the profile name is longer than {} bytes", kMaxProfileName));
   }
-  if (trim(profile).size() != profile.size() || std::isspace(static_cast<unsigned char>(profile.front())) ||
+  if (trim(profile).size() != profile.size() ||
+      std::isspace(static_cast<unsigned char>(profile.front())) ||
       std::isspace(static_cast<unsigned char>(profile.back()))) {
     return make_error(errc::invalid_input, "the profile name has leading or trailing whitespace");
   }
   for (const unsigned char c : profile) {
     if (c == '[' || c == ']' || c < 0x20 || c == 0x7f) {
-      return make_error(errc::invalid_input,
-                        "the profile name contains '[', ']', a line break or another control character");
+      return make_error(
+          errc::invalid_input,
+          "the profile name contains '[', ']', a line break or another control character");
     }
   }
   return {};

@@ -45,9 +45,9 @@
 //  - Lines we add end in "\r\n" if the file's first line does, else "\n". A last line without
 //    a line ending stays so unless we add lines after it.
 //
-// Arguments (validate_entry): the profile name follows check_profile_name. Values must be non-empty, without line breaks or NUL
-// (they would inject lines) and without surrounding whitespace (configparser strips it, so the
-// value read back would differ).
+// Arguments (validate_entry): the profile name follows check_profile_name. Values must be
+// non-empty, without line breaks or NUL (they would inject lines) and without surrounding
+// whitespace (configparser strips it, so the value read back would differ).
 
 #include <string>
 #include <string_view>

@@ -74,7 +74,8 @@ Result<std::vector<X509Ptr>> parse_der_chain(std::string_view der) {
   const auto* end = p + der.size();
   while (p < end) {
     X509Ptr cert(d2i_X509(nullptr, &p, end - p));
-    if (!cert) return crypto_error(fmt::format("certificate {} is not valid DER", certs.size() + 1));
+    if (!cert)
+      return crypto_error(fmt::format("certificate {} is not valid DER", certs.size() + 1));
     certs.push_back(std::move(cert));
   }
   if (certs.empty()) return make_error(errc::invalid_input, "no certificate in the chain");
@@ -112,8 +113,7 @@ std::string cert_der(X509* cert) {
 }
 
 std::string serial_decimal(const X509* cert) {
-  Ptr<BIGNUM, BN_free> bn(
-      ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr));
+  Ptr<BIGNUM, BN_free> bn(ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr));
   if (!bn) return {};
   Ptr<char, free_string> dec(BN_bn2dec(bn.get()));
   return dec ? std::string(dec.get()) : std::string();
@@ -127,8 +127,8 @@ std::chrono::system_clock::time_point not_after(const X509* cert) {
 
 std::vector<std::string> uri_sans(const X509* cert) {
   std::vector<std::string> out;
-  Ptr<GENERAL_NAMES, GENERAL_NAMES_free> names(static_cast<GENERAL_NAMES*>(
-      X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr)));
+  Ptr<GENERAL_NAMES, GENERAL_NAMES_free> names(
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr)));
   if (!names) return out;
   for (int i = 0; i < sk_GENERAL_NAME_num(names.get()); ++i) {
     const GENERAL_NAME* name = sk_GENERAL_NAME_value(names.get(), i);
@@ -167,10 +167,10 @@ Result<KeyType> signing_key_type(EVP_PKEY* key) {
     return make_error(errc::invalid_input,
                       fmt::format("EC curve {} is not supported (use P-256 or P-384)", name));
   }
-  return make_error(errc::invalid_input,
-                    fmt::format("key type {} is not supported (use RSA or EC)",
-                                EVP_PKEY_get0_type_name(key) ? EVP_PKEY_get0_type_name(key)
-                                                             : "unknown"));
+  return make_error(
+      errc::invalid_input,
+      fmt::format("key type {} is not supported (use RSA or EC)",
+                  EVP_PKEY_get0_type_name(key) ? EVP_PKEY_get0_type_name(key) : "unknown"));
 }
 
 Result<std::string> sign_sha256(EVP_PKEY* key, std::string_view message) {
@@ -180,8 +180,7 @@ Result<std::string> sign_sha256(EVP_PKEY* key, std::string_view message) {
   if (EVP_DigestSignInit(ctx.get(), &pctx, EVP_sha256(), nullptr, key) != 1) {
     return crypto_error("EVP_DigestSignInit");
   }
-  if (EVP_PKEY_is_a(key, "RSA") &&
-      EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) != 1) {
+  if (EVP_PKEY_is_a(key, "RSA") && EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) != 1) {
     return crypto_error("EVP_PKEY_CTX_set_rsa_padding");
   }
   std::size_t len = 0;

@@ -1,8 +1,8 @@
 #include "engine/engine.hpp"
 
+#include <fmt/format.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/this_coro.hpp>
-#include <fmt/format.h>
 
 #include "util/log.hpp"
 #include "util/spawn.hpp"
@@ -64,8 +64,8 @@ asio::awaitable<int> Engine::run_once(std::function<void()> before_output) {
   }
   for (const Sink* sink : sinks_) {
     if (sink->logs_delivery()) {
-      log::info("wrote credentials for {} to {}; they expire at {}", delivered->identity, sink->describe(),
-                delivered->expiration);
+      log::info("wrote credentials for {} to {}; they expire at {}", delivered->identity,
+                sink->describe(), delivered->expiration);
     }
   }
   co_return 0;
@@ -94,13 +94,15 @@ void Engine::apply(const Decision& d) {
   if (d.exchange) {
     timer_at_.reset();
     exchanging_ = true;
-    asio::co_spawn(executor_, exchange_task(*d.exchange),
-                   util::log_failures(
-                       "the exchange", [this] { post(event::Failed{make_error(errc::internal, "the exchange failed")}); },
-                       [this] {
-                         exchanging_ = false;
-                         task_done_.notify();
-                       }));
+    asio::co_spawn(
+        executor_, exchange_task(*d.exchange),
+        util::log_failures(
+            "the exchange",
+            [this] { post(event::Failed{make_error(errc::internal, "the exchange failed")}); },
+            [this] {
+              exchanging_ = false;
+              task_done_.notify();
+            }));
   }
 }
 
@@ -114,8 +116,9 @@ asio::awaitable<void> Engine::exchange_task(Trigger why) {
     co_return;
   }
   if (!delivered->expires_at) {
-    post(event::Failed{make_error(errc::protocol, fmt::format("the credentials' Expiration is unusable: '{}'",
-                                                                  delivered->expiration))});
+    post(event::Failed{make_error(
+        errc::protocol,
+        fmt::format("the credentials' Expiration is unusable: '{}'", delivered->expiration))});
     co_return;
   }
   const auto now = clock_.now();
@@ -135,7 +138,8 @@ asio::awaitable<void> Engine::watch() {
     reconnect_at_.reset();
     post(event::StreamLost{std::move(ended)});
     while (!stop_code_ && !reconnect_at_) co_await reconnect_wake_.wait();
-    while (!stop_code_ && clock_.now().steady < *reconnect_at_) co_await reconnect_wake_.wait_until(*reconnect_at_);
+    while (!stop_code_ && clock_.now().steady < *reconnect_at_)
+      co_await reconnect_wake_.wait_until(*reconnect_at_);
   }
 }
 
@@ -143,13 +147,15 @@ asio::awaitable<int> Engine::run_daemon() {
   log::info("keeping {} fresh ({})", outputs(), exchanger_.describe());
   if (source_.streams()) {
     watching_ = true;
-    asio::co_spawn(executor_, watch(),
-                   util::log_failures(
-                       "the Workload API watcher", [this] { post(event::StreamLost{make_error(errc::internal, "the watcher failed")}); },
-                       [this] {
-                         watching_ = false;
-                         task_done_.notify();
-                       }));
+    asio::co_spawn(
+        executor_, watch(),
+        util::log_failures(
+            "the Workload API watcher",
+            [this] { post(event::StreamLost{make_error(errc::internal, "the watcher failed")}); },
+            [this] {
+              watching_ = false;
+              task_done_.notify();
+            }));
   }
   post(event::Started{});
   while (!stop_code_) {
@@ -167,8 +173,10 @@ asio::awaitable<int> Engine::run_daemon() {
   }
   // Stopping: the watcher ends with its cancelled stream; an exchange in flight gets a grace.
   const auto grace_end = clock_.now().steady + settings_.stop_grace;
-  while ((exchanging_ || watching_) && clock_.now().steady < grace_end) co_await task_done_.wait_until(grace_end);
-  if (exchanging_) log::warn("stopping with an exchange still in flight (no output is written after a stop)");
+  while ((exchanging_ || watching_) && clock_.now().steady < grace_end)
+    co_await task_done_.wait_until(grace_end);
+  if (exchanging_)
+    log::warn("stopping with an exchange still in flight (no output is written after a stop)");
   co_return *stop_code_;
 }
 

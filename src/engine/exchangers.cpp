@@ -9,27 +9,35 @@ namespace awh::engine {
 
 namespace asio = boost::asio;
 
-asio::awaitable<Result<creds::Credentials>> RolesAnywhereExchanger::exchange(const Identity& identity,
-                                                                             Deadline deadline) {
+asio::awaitable<Result<creds::Credentials>> RolesAnywhereExchanger::exchange(
+    const Identity& identity, Deadline deadline) {
   if (!identity.x509) co_return make_error(errc::internal, "Roles Anywhere needs an X.509-SVID");
   const auto& svid = *identity.x509;
-  const aws::SigningIdentity signing{svid.key.get(), svid.leaf_der, svid.intermediates_der, svid.serial_decimal};
-  auto credentials = co_await aws::create_session(http_, endpoint_, params_, signing, aws::RetryPolicy{}, deadline);
-  if (credentials) log::debug("received credentials {} expiring {}", credentials->access_key_id, credentials->expiration);
+  const aws::SigningIdentity signing{svid.key.get(), svid.leaf_der, svid.intermediates_der,
+                                     svid.serial_decimal};
+  auto credentials = co_await aws::create_session(http_, endpoint_, params_, signing,
+                                                  aws::RetryPolicy{}, deadline);
+  if (credentials)
+    log::debug("received credentials {} expiring {}", credentials->access_key_id,
+               credentials->expiration);
   co_return credentials;
 }
 
-asio::awaitable<Result<creds::Credentials>> StsExchanger::exchange(const Identity& identity, Deadline deadline) {
+asio::awaitable<Result<creds::Credentials>> StsExchanger::exchange(const Identity& identity,
+                                                                   Deadline deadline) {
   if (identity.jwt.empty()) co_return make_error(errc::internal, "STS needs a JWT-SVID");
   aws::WebIdentityParams params = params_;
   if (params.role_arn && !params.role_session_name) {
-    params.role_session_name = fmt::format(
-        "aws-spiffe-workload-helper-{}",
-        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+    params.role_session_name = fmt::format("aws-spiffe-workload-helper-{}",
+                                           std::chrono::duration_cast<std::chrono::seconds>(
+                                               std::chrono::system_clock::now().time_since_epoch())
+                                               .count());
   }
-  auto credentials = co_await aws::assume_role_with_web_identity(http_, endpoint_, params, identity.jwt,
-                                                                 aws::RetryPolicy{}, deadline);
-  if (credentials) log::debug("received credentials {} expiring {}", credentials->access_key_id, credentials->expiration);
+  auto credentials = co_await aws::assume_role_with_web_identity(
+      http_, endpoint_, params, identity.jwt, aws::RetryPolicy{}, deadline);
+  if (credentials)
+    log::debug("received credentials {} expiring {}", credentials->access_key_id,
+               credentials->expiration);
   co_return credentials;
 }
 

@@ -13,7 +13,8 @@ class RolesAnywhereExchanger final : public Exchanger {
  public:
   RolesAnywhereExchanger(net::HttpClient& http, net::Url endpoint, aws::CreateSessionParams params)
       : http_(http), endpoint_(std::move(endpoint)), params_(std::move(params)) {}
-  boost::asio::awaitable<Result<creds::Credentials>> exchange(const Identity& identity, Deadline deadline) override;
+  boost::asio::awaitable<Result<creds::Credentials>> exchange(const Identity& identity,
+                                                              Deadline deadline) override;
   std::string describe() const override { return "Roles Anywhere " + endpoint_.host_header(); }
 
  private:
@@ -28,7 +29,8 @@ class StsExchanger final : public Exchanger {
  public:
   StsExchanger(net::HttpClient& http, net::Url endpoint, aws::WebIdentityParams params)
       : http_(http), endpoint_(std::move(endpoint)), params_(std::move(params)) {}
-  boost::asio::awaitable<Result<creds::Credentials>> exchange(const Identity& identity, Deadline deadline) override;
+  boost::asio::awaitable<Result<creds::Credentials>> exchange(const Identity& identity,
+                                                              Deadline deadline) override;
   std::string describe() const override { return "STS " + endpoint_.host_header(); }
 
  private:

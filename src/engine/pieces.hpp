@@ -78,7 +78,9 @@ class Clock {
 
 class SystemClock final : public Clock {
  public:
-  Now now() override { return {std::chrono::steady_clock::now(), std::chrono::system_clock::now()}; }
+  Now now() override {
+    return {std::chrono::steady_clock::now(), std::chrono::system_clock::now()};
+  }
 };
 
 // Jitter only: not for anything secret.

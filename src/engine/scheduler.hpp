@@ -60,10 +60,10 @@ class Random {
 namespace event {
 struct Started {};  // the engine runs
 struct SvidUpdate {
-  bool new_certificate;  // false: the same certificate, another bundle
+  bool new_certificate;     // false: the same certificate, another bundle
   std::string description;  // "spiffe://... (serial N)", for the log
 };
-struct Issued {  // credentials delivered to every output
+struct Issued {            // credentials delivered to every output
   milliseconds remaining;  // their lifetime left when they arrived
   std::string expiration;  // RFC 3339, for the log
   std::string summary;     // "renewed profile [p] of FILE with X.509-SVID ...", for the log
@@ -82,9 +82,9 @@ struct Terminate {
 };
 }  // namespace event
 
-using Event = std::variant<event::Started, event::SvidUpdate, event::Issued, event::Failed,
-                           event::Sighup, event::StreamLost, event::StreamBack, event::Tick,
-                           event::Terminate>;
+using Event =
+    std::variant<event::Started, event::SvidUpdate, event::Issued, event::Failed, event::Sighup,
+                 event::StreamLost, event::StreamBack, event::Tick, event::Terminate>;
 
 enum class Trigger { start, due, retry, rotation, sighup };
 const char* trigger_name(Trigger t);
@@ -95,11 +95,11 @@ struct Note {
 };
 
 struct Decision {
-  std::optional<Trigger> exchange;       // start one exchange now (none is in flight)
-  std::optional<SteadyTime> wake_at;     // send event::Tick at this time
+  std::optional<Trigger> exchange;         // start one exchange now (none is in flight)
+  std::optional<SteadyTime> wake_at;       // send event::Tick at this time
   std::optional<SteadyTime> reconnect_at;  // reopen the Workload API stream at this time
-  std::optional<int> stop;               // stop with this exit code
-  std::vector<Note> notes;               // what to log, in order
+  std::optional<int> stop;                 // stop with this exit code
+  std::vector<Note> notes;                 // what to log, in order
 };
 
 class Scheduler {
@@ -137,8 +137,8 @@ class Scheduler {
   bool in_flight_ = false;
   bool stopping_ = false;
   bool issued_once_ = false;
-  std::optional<SteadyTime> due_;                // the next timed exchange (renewal or retry)
-  std::optional<Trigger> pending_;               // a rotation or SIGHUP waiting to be served
+  std::optional<SteadyTime> due_;                 // the next timed exchange (renewal or retry)
+  std::optional<Trigger> pending_;                // a rotation or SIGHUP waiting to be served
   std::optional<SteadyTime> last_trigger_start_;  // when the last triggered exchange started
   bool deferral_logged_ = false;                  // the pending trigger's wait has been logged
   int failures_ = 0;

@@ -13,7 +13,8 @@ namespace awh::engine {
 Result<void> StdoutSink::deliver(const creds::Credentials& credentials) {
   std::string json = creds::credential_process_json(credentials);
   json.push_back('\n');
-  const bool written = std::fwrite(json.data(), 1, json.size(), stdout) == json.size() && std::fflush(stdout) == 0;
+  const bool written =
+      std::fwrite(json.data(), 1, json.size(), stdout) == json.size() && std::fflush(stdout) == 0;
   const int err = errno;
   util::wipe(json);
   if (!written) {
@@ -30,7 +31,9 @@ Result<void> FileSink::deliver(const creds::Credentials& credentials) {
   return creds::write_credentials(target_, credentials);
 }
 
-std::string FileSink::describe() const { return fmt::format("profile [{}] of {}", target_.profile, target_.path); }
+std::string FileSink::describe() const {
+  return fmt::format("profile [{}] of {}", target_.profile, target_.path);
+}
 
 Result<void> MemorySink::deliver(const creds::Credentials& credentials) {
   auto next = std::make_shared<Snapshot>();

@@ -1,10 +1,10 @@
 #include "engine/sources.hpp"
 
+#include <fmt/format.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <fmt/format.h>
 
 #include "spiffe/jwt.hpp"
 #include "util/backoff.hpp"
@@ -32,13 +32,15 @@ asio::awaitable<Result<T>> retry_until(Fetch fetch, Deadline deadline) {
     // Keep trying until the deadline: the last wait is cut short so that one more attempt fits.
     // When it runs out, report the failure that kept us from succeeding (an attempt cut off by
     // the deadline says less than the one before it).
-    const auto left = std::chrono::duration_cast<milliseconds>(deadline - std::chrono::steady_clock::now());
+    const auto left =
+        std::chrono::duration_cast<milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left < milliseconds(100)) {
       auto error = *last;
       error.message += " (gave up when --timeout ran out)";
       co_return error;
     }
-    const auto delay = std::min(util::backoff_delay(kFetchRetry, attempt, util::random_uniform01()), left - milliseconds(50));
+    const auto delay = std::min(util::backoff_delay(kFetchRetry, attempt, util::random_uniform01()),
+                                left - milliseconds(50));
     log::warn("{}; retrying in {} ms", result.error().message, delay.count());
     asio::steady_timer timer(co_await asio::this_coro::executor, delay);
     co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
@@ -51,11 +53,14 @@ std::string describe(const spiffe::X509Svid& svid) {
 
 }  // namespace
 
-Result<spiffe::X509Svid> choose_svid(const std::vector<spiffe::RawX509Svid>& svids, const spiffe::Selector& selector) {
+Result<spiffe::X509Svid> choose_svid(const std::vector<spiffe::RawX509Svid>& svids,
+                                     const spiffe::Selector& selector) {
   AWH_TRY(index, spiffe::select_svid(svids, selector));
   if (selector.empty() && svids.size() > 1) {
-    log::info("the Workload API returned {} SVIDs; using the first, {} (select with --hint or --spiffe-id)",
-              svids.size(), svids[*index].spiffe_id);
+    log::info(
+        "the Workload API returned {} SVIDs; using the first, {} (select with --hint or "
+        "--spiffe-id)",
+        svids.size(), svids[*index].spiffe_id);
   }
   return spiffe::parse_x509_svid(svids[*index]);
 }
@@ -69,8 +74,8 @@ asio::awaitable<Result<Identity>> X509Source::fetch(Deadline deadline) {
     if (!svid) co_return svid.error().prefixed("cannot use the X.509-SVID: ");
     latest_ = std::make_shared<const spiffe::X509Svid>(std::move(*svid));
   }
-  log::debug("using X.509-SVID {} (serial {}, {} intermediate(s))", latest_->spiffe_id, latest_->serial_decimal,
-             latest_->intermediates_der.size());
+  log::debug("using X.509-SVID {} (serial {}, {} intermediate(s))", latest_->spiffe_id,
+             latest_->serial_decimal, latest_->intermediates_der.size());
   co_return Identity{latest_, {}, describe(*latest_)};
 }
 
@@ -90,8 +95,8 @@ asio::awaitable<Error> X509Source::stream(std::function<void(event::SvidUpdate)>
     }
     const bool rotated = !latest_ || latest_->leaf_der != svid->leaf_der;
     if (rotated) {
-      log::info("received X.509-SVID {} (serial {}, valid until {})", svid->spiffe_id, svid->serial_decimal,
-                util::format_rfc3339(svid->not_after));
+      log::info("received X.509-SVID {} (serial {}, valid until {})", svid->spiffe_id,
+                svid->serial_decimal, util::format_rfc3339(svid->not_after));
       latest_ = std::make_shared<const spiffe::X509Svid>(std::move(*svid));
     }
     on_update(event::SvidUpdate{rotated, describe(*latest_)});
@@ -104,14 +109,17 @@ void X509Source::cancel_stream() {
 
 asio::awaitable<Result<Identity>> JwtSource::fetch(Deadline deadline) {
   auto svids = co_await retry_until<std::vector<spiffe::RawJwtSvid>>(
-      [&](Deadline d) { return workload_.fetch_jwt_once(audience_, selector_.spiffe_id, d); }, deadline);
+      [&](Deadline d) { return workload_.fetch_jwt_once(audience_, selector_.spiffe_id, d); },
+      deadline);
   if (!svids) co_return svids.error().prefixed("cannot get a JWT-SVID: ");
   auto index = spiffe::select_jwt_svid(*svids, selector_);
   if (!index) co_return index.error().prefixed("cannot use the JWT-SVID: ");
   auto& svid = (*svids)[*index];
   if (selector_.empty() && svids->size() > 1) {
-    log::warn("the Workload API returned {} JWT-SVIDs; using the first, {} (select with --hint or --spiffe-id)",
-              svids->size(), svid.spiffe_id);
+    log::warn(
+        "the Workload API returned {} JWT-SVIDs; using the first, {} (select with --hint or "
+        "--spiffe-id)",
+        svids->size(), svid.spiffe_id);
   }
   auto claims = spiffe::check_jwt_svid(svid.token, audience_, std::chrono::system_clock::now());
   if (!claims) co_return claims.error().prefixed("cannot use the JWT-SVID: ");

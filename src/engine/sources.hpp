@@ -48,6 +48,7 @@ class JwtSource final : public IdentitySource {
 };
 
 // The SVID the selectors pick (the first one without selectors), parsed and checked.
-Result<spiffe::X509Svid> choose_svid(const std::vector<spiffe::RawX509Svid>& svids, const spiffe::Selector& selector);
+Result<spiffe::X509Svid> choose_svid(const std::vector<spiffe::RawX509Svid>& svids,
+                                     const spiffe::Selector& selector);
 
 }  // namespace awh::engine

@@ -1,7 +1,7 @@
 #include "spiffe/address.hpp"
 
-#include <boost/asio/ip/address.hpp>
 #include <fmt/format.h>
+#include <boost/asio/ip/address.hpp>
 
 #include <algorithm>
 #include <cctype>
@@ -21,13 +21,15 @@ Result<std::string> workload_api_target(std::string_view address, std::string_vi
                                   "API socket (e.g. unix:///run/spire/sockets/agent.sock)",
                                   source));
   }
-  if (address.find_first_of("?#") != std::string_view::npos) return bad("no query or fragment allowed");
+  if (address.find_first_of("?#") != std::string_view::npos)
+    return bad("no query or fragment allowed");
   if (address.rfind("unix:", 0) == 0) {
     std::string_view rest = address.substr(5);
     if (rest.rfind("//", 0) == 0) {
       rest.remove_prefix(2);
       // unix://<authority>/path: only an empty authority is allowed.
-      if (rest.empty() || rest.front() != '/') return bad("unix addresses take no authority (use unix:///path)");
+      if (rest.empty() || rest.front() != '/')
+        return bad("unix addresses take no authority (use unix:///path)");
     }
     if (rest.empty() || rest.front() != '/') return bad("the socket path must be absolute");
     if (rest.find('@') != std::string_view::npos && rest.find('@') < rest.find('/', 1)) {

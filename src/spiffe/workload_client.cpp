@@ -3,12 +3,12 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/support/client_callback.h>
 
+#include <fmt/format.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <fmt/format.h>
 
 #include <condition_variable>
 #include <mutex>
@@ -43,7 +43,8 @@ std::vector<RawX509Svid> convert(const X509SVIDResponse& response) {
   std::vector<RawX509Svid> out;
   out.reserve(static_cast<std::size_t>(response.svids_size()));
   for (const auto& s : response.svids()) {
-    out.push_back(RawX509Svid{s.spiffe_id(), s.x509_svid(), s.x509_svid_key(), s.bundle(), s.hint()});
+    out.push_back(
+        RawX509Svid{s.spiffe_id(), s.x509_svid(), s.x509_svid_key(), s.bundle(), s.hint()});
   }
   return out;
 }
@@ -52,7 +53,8 @@ std::vector<RawX509Svid> convert(const X509SVIDResponse& response) {
 
 Error map_grpc_status(int grpc_code, std::string_view peer_message, std::string_view target) {
   // The status message comes from the agent: escaped and bounded before it reaches a log line.
-  const std::string message = util::escape_text(peer_message, util::kMaxPeerText, util::Bytes::ascii);
+  const std::string message =
+      util::escape_text(peer_message, util::kMaxPeerText, util::Bytes::ascii);
   const auto code = static_cast<grpc::StatusCode>(grpc_code);
   Error e;
   switch (code) {
@@ -61,25 +63,28 @@ Error map_grpc_status(int grpc_code, std::string_view peer_message, std::string_
                      fmt::format("the Workload API at {} closed the stream", target));
       break;
     case grpc::StatusCode::UNAVAILABLE:
-      e = make_error(errc::workload_unavailable,
-                     fmt::format("the Workload API at {} is unavailable ({}); is the SPIFFE agent running?",
-                                 target, message));
+      e = make_error(
+          errc::workload_unavailable,
+          fmt::format("the Workload API at {} is unavailable ({}); is the SPIFFE agent running?",
+                      target, message));
       break;
     case grpc::StatusCode::PERMISSION_DENIED:
       // SPIRE answers PERMISSION_DENIED "no identity issued" until it has attested us.
-      e = make_error(errc::workload_unavailable,
-                     fmt::format("the Workload API at {} has no identity for this workload yet ({})",
-                                 target, message));
+      e = make_error(
+          errc::workload_unavailable,
+          fmt::format("the Workload API at {} has no identity for this workload yet ({})", target,
+                      message));
       break;
     case grpc::StatusCode::DEADLINE_EXCEEDED:
       e = make_error(errc::timeout, fmt::format("the Workload API at {} timed out", target));
       break;
     case grpc::StatusCode::INVALID_ARGUMENT:
     case grpc::StatusCode::UNIMPLEMENTED:
-      e = make_error(errc::workload_rejected,
-                     fmt::format("the Workload API at {} rejected the request: {} ({})", target, message,
-                                 code == grpc::StatusCode::INVALID_ARGUMENT ? "INVALID_ARGUMENT"
-                                                                            : "UNIMPLEMENTED"));
+      e = make_error(
+          errc::workload_rejected,
+          fmt::format(
+              "the Workload API at {} rejected the request: {} ({})", target, message,
+              code == grpc::StatusCode::INVALID_ARGUMENT ? "INVALID_ARGUMENT" : "UNIMPLEMENTED"));
       break;
     case grpc::StatusCode::CANCELLED:
       e = make_error(errc::workload_unavailable,
@@ -88,8 +93,8 @@ Error map_grpc_status(int grpc_code, std::string_view peer_message, std::string_
     default:
       // INTERNAL, UNKNOWN, RESOURCE_EXHAUSTED...: the agent had a problem; try again later.
       e = make_error(errc::workload_unavailable,
-                     fmt::format("the Workload API at {} failed: {} (gRPC code {})", target, message,
-                                 grpc_code));
+                     fmt::format("the Workload API at {} failed: {} (gRPC code {})", target,
+                                 message, grpc_code));
       break;
   }
   e.grpc_status = grpc_code;
@@ -177,13 +182,14 @@ class X509Reactor final : public grpc::ClientReadReactor<X509SVIDResponse>,
   }
 
   void OnDone(const grpc::Status& status) override {
-    registry_->post([inbox = inbox_, error = map_grpc_status(status.error_code(), status.error_message(),
-                                                             registry_->target)]() {
-      if (auto box = inbox.lock()) {
-        box->done = error;
-        box->event.notify();
-      }
-    });
+    registry_->post(
+        [inbox = inbox_, error = map_grpc_status(status.error_code(), status.error_message(),
+                                                 registry_->target)]() {
+          if (auto box = inbox.lock()) {
+            box->done = error;
+            box->event.notify();
+          }
+        });
     // After finish() the io_context may free *this: nothing may follow.
     auto registry = registry_;
     registry->finish(&context_, std::move(self_));
@@ -272,7 +278,8 @@ WorkloadClient::~WorkloadClient() {
   for (auto* context : registry.active) context->TryCancel();
   // Bounded: a cancelled call finishes promptly; never hang the exit on gRPC. A call that is
   // still running afterwards co-owns the registry, so its late reactions stay safe.
-  if (!registry.idle.wait_for(lock, std::chrono::seconds(3), [&] { return registry.active.empty(); })) {
+  if (!registry.idle.wait_for(lock, std::chrono::seconds(3),
+                              [&] { return registry.active.empty(); })) {
     log::warn("gRPC calls to the Workload API did not finish at shutdown");
   }
   // Finished calls are freed here, while the channel is still ours (see CallRegistry::finish).
@@ -286,14 +293,15 @@ std::unique_ptr<X509SvidStream> WorkloadClient::open_x509_stream() {
 }
 
 asio::awaitable<Result<std::vector<RawJwtSvid>>> WorkloadClient::fetch_jwt_once(
-    std::string audience, std::optional<std::string> spiffe_id, std::chrono::steady_clock::time_point deadline) {
+    std::string audience, std::optional<std::string> spiffe_id,
+    std::chrono::steady_clock::time_point deadline) {
   auto call = std::make_shared<JwtCall>();
   auto inbox = std::make_shared<UnaryInbox>(executor_);
   call->context.AddMetadata(kSecurityHeader, "true");
   // gRPC deadlines are wall-clock time points.
   // (Bounded to a day, so that a far deadline such as time_point::max() can't overflow.)
-  const auto left = std::min<std::chrono::steady_clock::duration>(deadline - std::chrono::steady_clock::now(),
-                                                                   std::chrono::hours(24));
+  const auto left = std::min<std::chrono::steady_clock::duration>(
+      deadline - std::chrono::steady_clock::now(), std::chrono::hours(24));
   call->context.set_deadline(std::chrono::system_clock::now() +
                              std::chrono::duration_cast<std::chrono::system_clock::duration>(left));
   call->request.add_audience(std::move(audience));

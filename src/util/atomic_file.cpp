@@ -104,7 +104,8 @@ Result<Target> resolve_target(const std::string& path) {
   }
   const auto slash = target.path.find_last_of('/');
   const bool bare = slash == std::string::npos;
-  target.dir = bare ? std::string(".") : target.path.substr(0, std::max<std::size_t>(slash, 1));  // "/x" -> "/"
+  target.dir = bare ? std::string(".")
+                    : target.path.substr(0, std::max<std::size_t>(slash, 1));  // "/x" -> "/"
   target.name = target.path.substr(bare ? 0 : slash + 1);
   if (target.name.empty() || target.name == "." || target.name == "..") {
     return make_error(errc::invalid_input, fmt::format("cannot write '{}': not a file path", path));

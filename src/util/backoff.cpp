@@ -4,7 +4,8 @@
 
 namespace awh::util {
 
-std::chrono::milliseconds backoff_delay(const BackoffPolicy& policy, int attempt, double uniform01) {
+std::chrono::milliseconds backoff_delay(const BackoffPolicy& policy, int attempt,
+                                        double uniform01) {
   using std::chrono::milliseconds;
   const auto max = std::max(policy.max.count(), milliseconds::rep{1});
   auto base = std::max(policy.initial.count(), milliseconds::rep{1});

@@ -12,9 +12,9 @@ struct BackoffPolicy {
   std::chrono::milliseconds max{5000};
 };
 
-// Delay before retry number `attempt` (0 for the first retry): base = min(max, initial * 2^attempt),
-// then "equal jitter" — base/2 plus a uniform share of base/2 — so retries spread out but
-// never collapse to zero.
+// Delay before retry number `attempt` (0 for the first retry): base = min(max, initial *
+// 2^attempt), then "equal jitter" — base/2 plus a uniform share of base/2 — so retries spread out
+// but never collapse to zero.
 std::chrono::milliseconds backoff_delay(const BackoffPolicy& policy, int attempt, double uniform01);
 
 // A process-wide random source for jitter (not for anything secret).

@@ -17,10 +17,14 @@ Format g_format = Format::text;
 
 std::string_view level_name(Level level) {
   switch (level) {
-    case Level::debug: return "debug";
-    case Level::info: return "info";
-    case Level::warn: return "warn";
-    case Level::error: return "error";
+    case Level::debug:
+      return "debug";
+    case Level::info:
+      return "info";
+    case Level::warn:
+      return "warn";
+    case Level::error:
+      return "error";
   }
   return "info";
 }
@@ -28,8 +32,7 @@ std::string_view level_name(Level level) {
 std::string now_timestamp() {
   const auto now = std::chrono::system_clock::now();
   const auto secs = std::chrono::time_point_cast<std::chrono::seconds>(now);
-  const auto millis =
-      std::chrono::duration_cast<std::chrono::milliseconds>(now - secs).count();
+  const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(now - secs).count();
   const std::time_t t = std::chrono::system_clock::to_time_t(secs);
   std::tm tm{};
   gmtime_r(&t, &tm);

@@ -17,7 +17,8 @@ void configure(Level level, Format format);
 bool enabled(Level level) noexcept;
 void write(Level level, std::string_view message);
 
-// Formats one line the way write() would print it (without the trailing newline); exposed for tests.
+// Formats one line the way write() would print it (without the trailing newline); exposed for
+// tests.
 std::string format_line(Level level, Format format, std::string_view timestamp,
                         std::string_view message);
 

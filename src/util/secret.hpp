@@ -1,6 +1,6 @@
 #pragma once
-// Secrets in memory. A string holding secret bytes (a private key, a token) that wipes its buffer when it is
-// destroyed, overwritten or moved from, so copies don't linger in freed memory.
+// Secrets in memory. A string holding secret bytes (a private key, a token) that wipes its buffer
+// when it is destroyed, overwritten or moved from, so copies don't linger in freed memory.
 
 #include <string.h>
 
@@ -23,7 +23,7 @@ class SecretString {
  public:
   SecretString() = default;
   SecretString(std::string value) : value_(std::move(value)) {}  // NOLINT: implicit on purpose
-  SecretString(const char* value) : value_(value) {}              // NOLINT
+  SecretString(const char* value) : value_(value) {}             // NOLINT
   SecretString(const SecretString&) = default;
   SecretString(SecretString&& other) noexcept : value_(std::move(other.value_)) { other.wipe(); }
   SecretString& operator=(const SecretString& other) {
@@ -44,7 +44,7 @@ class SecretString {
   ~SecretString() { wipe(); }
 
   const std::string& str() const { return value_; }
-  char* data() { return value_.data(); }  // for parsers that work in place (pugixml)
+  char* data() { return value_.data(); }                // for parsers that work in place (pugixml)
   operator std::string_view() const { return value_; }  // NOLINT
   bool empty() const { return value_.empty(); }
   std::size_t size() const { return value_.size(); }

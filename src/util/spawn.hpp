@@ -22,10 +22,12 @@ inline void log_exception(const char* task, const std::exception_ptr& e) {
 }
 }  // namespace detail
 
-// For awaitable<void> tasks: `on_exception()` runs after the log line; `on_done()` always runs last.
+// For awaitable<void> tasks: `on_exception()` runs after the log line; `on_done()` always runs
+// last.
 template <class OnException, class OnDone>
 auto log_failures(const char* task, OnException on_exception, OnDone on_done) {
-  return [task, on_exception = std::move(on_exception), on_done = std::move(on_done)](std::exception_ptr e) mutable {
+  return [task, on_exception = std::move(on_exception),
+          on_done = std::move(on_done)](std::exception_ptr e) mutable {
     if (e) {
       detail::log_exception(task, e);
       on_exception();

@@ -22,15 +22,20 @@ bool digits(std::string_view s, std::size_t pos, std::size_t n, int& out) {
 
 Result<std::chrono::system_clock::time_point> parse_rfc3339(std::string_view s) {
   using namespace std::chrono;
-  auto bad = [&] { return make_error(errc::invalid_input, fmt::format("'{}' is not an RFC 3339 time", s)); };
+  auto bad = [&] {
+    return make_error(errc::invalid_input, fmt::format("'{}' is not an RFC 3339 time", s));
+  };
   int y, mo, d, h, mi, sec;
-  // date-time = full-date "T" partial-time time-offset (RFC 3339 §5.6); 't' and ' ' are allowed too.
+  // date-time = full-date "T" partial-time time-offset (RFC 3339 §5.6); 't' and ' ' are allowed
+  // too.
   if (!digits(s, 0, 4, y) || s.size() < 20 || s[4] != '-' || !digits(s, 5, 2, mo) || s[7] != '-' ||
-      !digits(s, 8, 2, d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || !digits(s, 11, 2, h) ||
-      s[13] != ':' || !digits(s, 14, 2, mi) || s[16] != ':' || !digits(s, 17, 2, sec)) {
+      !digits(s, 8, 2, d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
+      !digits(s, 11, 2, h) || s[13] != ':' || !digits(s, 14, 2, mi) || s[16] != ':' ||
+      !digits(s, 17, 2, sec)) {
     return bad();
   }
-  const year_month_day date{year{y}, month{static_cast<unsigned>(mo)}, day{static_cast<unsigned>(d)}};
+  const year_month_day date{year{y}, month{static_cast<unsigned>(mo)},
+                            day{static_cast<unsigned>(d)}};
   if (!date.ok() || h > 23 || mi > 59 || sec > 60) return bad();  // 60: a leap second
   std::size_t pos = 19;
   nanoseconds fraction{0};
@@ -53,8 +58,8 @@ Result<std::chrono::system_clock::time_point> parse_rfc3339(std::string_view s) 
     ++pos;
   } else if (pos < s.size() && (s[pos] == '+' || s[pos] == '-')) {
     int oh, om;
-    if (!digits(s, pos + 1, 2, oh) || pos + 3 >= s.size() || s[pos + 3] != ':' || !digits(s, pos + 4, 2, om) ||
-        oh > 23 || om > 59) {
+    if (!digits(s, pos + 1, 2, oh) || pos + 3 >= s.size() || s[pos + 3] != ':' ||
+        !digits(s, pos + 4, 2, om) || oh > 23 || om > 59) {
       return bad();
     }
     offset = minutes(oh * 60 + om) * (s[pos] == '-' ? -1 : 1);
@@ -74,8 +79,8 @@ std::string format_rfc3339(std::chrono::system_clock::time_point t) {
   const year_month_day ymd{days};
   const hh_mm_ss hms{secs - days};
   return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", static_cast<int>(ymd.year()),
-                     static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()), hms.hours().count(),
-                     hms.minutes().count(), hms.seconds().count());
+                     static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+                     hms.hours().count(), hms.minutes().count(), hms.seconds().count());
 }
 
 }  // namespace awh::util

@@ -41,8 +41,10 @@ struct Pending {
 };
 
 int usage() {
-  std::fputs("usage: fleet-sim [--sidecars N] [--hours H] [--lifetime SECONDS] [--first-earliest F] [--seed S]\n",
-             stderr);
+  std::fputs(
+      "usage: fleet-sim [--sidecars N] [--hours H] [--lifetime SECONDS] [--first-earliest F] "
+      "[--seed S]\n",
+      stderr);
   return 2;
 }
 
@@ -58,20 +60,28 @@ int main(int argc, char** argv) {
     const std::string a = argv[i];
     if (i + 1 >= argc) return usage();
     const char* v = argv[++i];
-    if (a == "--sidecars") sidecars = std::strtoul(v, nullptr, 10);
-    else if (a == "--hours") sim_hours = std::atoi(v);
-    else if (a == "--lifetime") lifetime_s = std::atol(v);
-    else if (a == "--first-earliest") first_earliest = std::atof(v);
-    else if (a == "--seed") seed = std::strtoull(v, nullptr, 10);
-    else return usage();
+    if (a == "--sidecars")
+      sidecars = std::strtoul(v, nullptr, 10);
+    else if (a == "--hours")
+      sim_hours = std::atoi(v);
+    else if (a == "--lifetime")
+      lifetime_s = std::atol(v);
+    else if (a == "--first-earliest")
+      first_earliest = std::atof(v);
+    else if (a == "--seed")
+      seed = std::strtoull(v, nullptr, 10);
+    else
+      return usage();
   }
-  if (sidecars == 0 || sim_hours < 1 || lifetime_s < 900 || first_earliest < 0 || first_earliest > 0.5) return usage();
+  if (sidecars == 0 || sim_hours < 1 || lifetime_s < 900 || first_earliest < 0 ||
+      first_earliest > 0.5)
+    return usage();
 
   RenewalPolicy policy;
   policy.first_earliest = first_earliest;
   SeededRandom random(seed);
   std::mt19937_64 noise(seed + 1);
-  std::uniform_int_distribution<long> start_ms(0, 59999);    // all start within the first minute
+  std::uniform_int_distribution<long> start_ms(0, 59999);     // all start within the first minute
   std::uniform_int_distribution<long> exchange_ms(150, 900);  // one exchange's round trips
 
   std::vector<Scheduler> fleet;
@@ -102,9 +112,9 @@ int main(int argc, char** argv) {
   while (!queue.empty() && queue.top().at < end) {
     const Pending p = queue.top();
     queue.pop();
-    const Decision d = p.completes
-                           ? fleet[p.sidecar].on(event::Issued{seconds(lifetime_s), "", ""}, now_at(p.at))
-                           : fleet[p.sidecar].on(event::Tick{}, now_at(p.at));
+    const Decision d =
+        p.completes ? fleet[p.sidecar].on(event::Issued{seconds(lifetime_s), "", ""}, now_at(p.at))
+                    : fleet[p.sidecar].on(event::Tick{}, now_at(p.at));
     act(p.sidecar, d, p.at);
   }
 
@@ -120,11 +130,12 @@ int main(int argc, char** argv) {
     ++n;
   }
   const double mean = n ? sum / static_cast<double>(n) : 0.0;
-  fmt::print("fleet-sim: {} sidecars started within one minute, {} s credentials, {} h, first renewal in "
-             "[{:.3f}, 0.5] of the lifetime\n",
-             sidecars, lifetime_s, sim_hours, first_earliest);
-  fmt::print("exchanges per minute from minute {} on: peak {}, mean {:.1f}, peak/mean {:.2f}\n\n", from, peak, mean,
-             mean > 0 ? static_cast<double>(peak) / mean : 0.0);
+  fmt::print(
+      "fleet-sim: {} sidecars started within one minute, {} s credentials, {} h, first renewal in "
+      "[{:.3f}, 0.5] of the lifetime\n",
+      sidecars, lifetime_s, sim_hours, first_earliest);
+  fmt::print("exchanges per minute from minute {} on: peak {}, mean {:.1f}, peak/mean {:.2f}\n\n",
+             from, peak, mean, mean > 0 ? static_cast<double>(peak) / mean : 0.0);
 
   // Table and plot: 10-minute windows (the peak minute of each), bars scaled to the overall peak.
   long overall = *std::max_element(per_minute.begin() + 1, per_minute.end());
@@ -137,11 +148,14 @@ int main(int argc, char** argv) {
       wpeak = std::max(wpeak, per_minute[j]);
       wsum += static_cast<double>(per_minute[j]);
     }
-    const auto bar = overall > 0 ? static_cast<std::size_t>(40.0 * static_cast<double>(std::min(wpeak, overall)) /
-                                                            static_cast<double>(overall))
-                                 : 0;
-    fmt::print("| {:>3}-{:<3} | {:>8} | {:>8.1f} | {}{} |\n", m, m + k - 1, wpeak, wsum / static_cast<double>(k),
-               std::string(bar, '#'), m == 0 ? " (start: every sidecar's first exchange)" : "");
+    const auto bar =
+        overall > 0
+            ? static_cast<std::size_t>(40.0 * static_cast<double>(std::min(wpeak, overall)) /
+                                       static_cast<double>(overall))
+            : 0;
+    fmt::print("| {:>3}-{:<3} | {:>8} | {:>8.1f} | {}{} |\n", m, m + k - 1, wpeak,
+               wsum / static_cast<double>(k), std::string(bar, '#'),
+               m == 0 ? " (start: every sidecar's first exchange)" : "");
   }
   return 0;
 }

@@ -7,9 +7,9 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
-#include <thread>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <boost/json/parse.hpp>
@@ -22,13 +22,16 @@ namespace awh::itest {
 
 using testpeers::KeyKind;
 
-inline const std::string kTrustAnchorArn = "arn:aws:rolesanywhere:us-east-1:123456789012:trust-anchor/6c1e9d3b-2f4a";
-inline const std::string kProfileArn = "arn:aws:rolesanywhere:us-east-1:123456789012:profile/0f2bd9a0-5a59";
+inline const std::string kTrustAnchorArn =
+    "arn:aws:rolesanywhere:us-east-1:123456789012:trust-anchor/6c1e9d3b-2f4a";
+inline const std::string kProfileArn =
+    "arn:aws:rolesanywhere:us-east-1:123456789012:profile/0f2bd9a0-5a59";
 inline const std::string kRoleArn = "arn:aws:iam::123456789012:role/path/Example+Role=Test";
 inline const std::string kAudience = "sts.amazonaws.com";
 
 inline std::string base64url(std::string_view in) {
-  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
   std::string out;
   std::uint32_t bits = 0;
   int count = 0;
@@ -49,10 +52,12 @@ inline std::string base64url(std::string_view in) {
 inline std::string make_jwt(const std::string& subject, const std::string& audience,
                             std::chrono::seconds lifetime = std::chrono::minutes(5)) {
   const auto now = std::chrono::duration_cast<std::chrono::seconds>(
-                       std::chrono::system_clock::now().time_since_epoch()).count();
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
   const std::string header = R"({"alg":"ES256","kid":"test","typ":"JWT"})";
-  const std::string payload = R"({"sub":")" + subject + R"(","aud":[")" + audience + R"("],"exp":)" +
-                              std::to_string(now + lifetime.count()) + R"(,"iat":)" + std::to_string(now) + "}";
+  const std::string payload = R"({"sub":")" + subject + R"(","aud":[")" + audience +
+                              R"("],"exp":)" + std::to_string(now + lifetime.count()) +
+                              R"(,"iat":)" + std::to_string(now) + "}";
   return base64url(header) + "." + base64url(payload) + "." + base64url("not a real signature");
 }
 
@@ -64,35 +69,40 @@ struct Fixture {
   testpeers::IssuedSvid serve(KeyKind kind = KeyKind::p256, bool intermediate = true,
                               const std::string& id = "spiffe://example.org/workload") {
     auto issued = pki.issue(id, kind, intermediate);
-    agent.set_svids({{issued.spiffe_id, issued.chain_der, issued.key_pkcs8_der, pki.root_der(), ""}});
+    agent.set_svids(
+        {{issued.spiffe_id, issued.chain_der, issued.key_pkcs8_der, pki.root_der(), ""}});
     return issued;
   }
 
   std::vector<std::string> args(const StandIn& standin, std::vector<std::string> extra = {},
                                 const std::string& command = "x509-credential-process") const {
-    std::vector<std::string> a{binary_path(),       command,
-                               "--trust-anchor-arn", kTrustAnchorArn,
-                               "--profile-arn",      kProfileArn,
-                               "--role-arn",         kRoleArn,
+    std::vector<std::string> a{binary_path(),         command,
+                               "--trust-anchor-arn",  kTrustAnchorArn,
+                               "--profile-arn",       kProfileArn,
+                               "--role-arn",          kRoleArn,
                                "--workload-api-addr", "unix://" + dir.file("agent.sock"),
-                               "--endpoint",         standin.endpoint(),
-                               "--ca-bundle",        standin.ca_pem_path(),
-                               "--timeout",          "20"};
+                               "--endpoint",          standin.endpoint(),
+                               "--ca-bundle",         standin.ca_pem_path(),
+                               "--timeout",           "20"};
     a.insert(a.end(), extra.begin(), extra.end());
     return a;
   }
 
   // The JWT commands against an STS at `endpoint`, for audience kAudience.
-  std::vector<std::string> jwt_args(const std::string& endpoint, std::vector<std::string> extra = {},
+  std::vector<std::string> jwt_args(const std::string& endpoint,
+                                    std::vector<std::string> extra = {},
                                     const std::string& command = "jwt-credential-process") const {
-    std::vector<std::string> a{binary_path(), command,  "--audience", kAudience, "--endpoint", endpoint,
-                               "--workload-api-addr", "unix://" + dir.file("agent.sock"), "--timeout", "20"};
+    std::vector<std::string> a{
+        binary_path(), command,  "--audience",          kAudience,
+        "--endpoint",  endpoint, "--workload-api-addr", "unix://" + dir.file("agent.sock"),
+        "--timeout",   "20"};
     a.insert(a.end(), extra.begin(), extra.end());
     return a;
   }
 };
 
-// Polls `condition` every 20 ms until it holds or `timeout` passes: every wait in a test is bounded.
+// Polls `condition` every 20 ms until it holds or `timeout` passes: every wait in a test is
+// bounded.
 inline bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (!condition()) {
@@ -103,8 +113,8 @@ inline bool eventually(const std::function<bool()>& condition, std::chrono::mill
 }
 
 // The file our writer makes for one profile (a new file, or --replace).
-inline std::string profile_text(const std::string& profile, const std::string& key, const std::string& secret,
-                                const std::string& token) {
+inline std::string profile_text(const std::string& profile, const std::string& key,
+                                const std::string& secret, const std::string& token) {
   return "[" + profile + "]\naws_access_key_id = " + key + "\naws_secret_access_key = " + secret +
          "\naws_session_token = " + token + "\n";
 }
@@ -125,7 +135,8 @@ inline boost::json::object parse_object(const std::string& text) {
 }
 
 // Replaces the value of `flag` in `args`, or removes flag and value when `value` is nullopt.
-inline void set_flag(std::vector<std::string>& args, const std::string& flag, std::optional<std::string> value) {
+inline void set_flag(std::vector<std::string>& args, const std::string& flag,
+                     std::optional<std::string> value) {
   const auto it = std::find(args.begin(), args.end(), flag);
   REQUIRE(it != args.end());
   if (value) {
@@ -144,6 +155,5 @@ inline void check_failure(const RunResult& r, const std::string& needle, int cod
   CHECK(r.out.empty());
   CHECK(r.err.find(needle) != std::string::npos);
 }
-
 
 }  // namespace awh::itest

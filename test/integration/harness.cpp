@@ -55,7 +55,8 @@ pid_t spawn(const std::vector<std::string>& argv, const std::map<std::string, st
   if (err_fd != nullptr) {
     posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
   } else if (!err_path.empty()) {
-    posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+    posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_APPEND,
+                                     0600);
   }
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
@@ -132,12 +133,14 @@ RunResult run(const std::vector<std::string>& argv, const std::map<std::string, 
   int open_fds = 2;
   bool killed = false;
   while (open_fds > 0) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     if (left.count() <= 0 && !killed) {
       kill(pid, SIGKILL);
       killed = true;
     }
-    if (poll(fds, 2, killed ? 1000 : static_cast<int>(std::min<long>(left.count(), 1000))) < 0) break;
+    if (poll(fds, 2, killed ? 1000 : static_cast<int>(std::min<long>(left.count(), 1000))) < 0)
+      break;
     for (int i = 0; i < 2; ++i) {
       if (fds[i].fd < 0 || fds[i].revents == 0) continue;
       char buf[4096];
@@ -192,7 +195,8 @@ std::optional<std::string> Child::read_line(std::chrono::milliseconds timeout) {
       buffer_.erase(0, nl + 1);
       return line;
     }
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     if (left.count() <= 0) return std::nullopt;
     pollfd fd{out_fd_, POLLIN, 0};
     if (poll(&fd, 1, static_cast<int>(left.count())) <= 0) continue;
@@ -218,8 +222,9 @@ int Child::stop() {
 
 PythonPeer::PythonPeer(const std::string& script,
                        const std::function<std::vector<std::string>(const TempDir&)>& args) {
-  std::vector<std::string> argv{"python3", source_root() + "/test/peers/" + script,
-                                "--record", dir_.file("requests.jsonl"), "--log", dir_.file("peer.log"),
+  std::vector<std::string> argv{"python3",   source_root() + "/test/peers/" + script,
+                                "--record",  dir_.file("requests.jsonl"),
+                                "--log",     dir_.file("peer.log"),
                                 "--control", dir_.file("control")};
   const auto extra = args(dir_);
   argv.insert(argv.end(), extra.begin(), extra.end());
@@ -251,8 +256,8 @@ StandIn::StandIn(const std::string& trust_anchor_pem, StandInOptions options)
     : PythonPeer("rolesanywhere_standin.py",
                  [&](const TempDir& dir) {
                    write_file(dir.file("anchor.pem"), trust_anchor_pem);
-                   std::vector<std::string> args{"--trust-anchor", dir.file("anchor.pem"), "--tls-dir",
-                                                 dir.file("tls")};
+                   std::vector<std::string> args{"--trust-anchor", dir.file("anchor.pem"),
+                                                 "--tls-dir", dir.file("tls")};
                    if (options.plain_http) args.push_back("--plain-http");
                    args.insert(args.end(), options.extra.begin(), options.extra.end());
                    return args;
@@ -260,7 +265,8 @@ StandIn::StandIn(const std::string& trust_anchor_pem, StandInOptions options)
       plain_(options.plain_http) {}
 
 std::string StandIn::endpoint() const {
-  return plain_ ? "http://127.0.0.1:" + std::to_string(port()) : "https://localhost:" + std::to_string(port());
+  return plain_ ? "http://127.0.0.1:" + std::to_string(port())
+                : "https://localhost:" + std::to_string(port());
 }
 
 StsStandIn::StsStandIn(std::vector<std::string> extra)

@@ -39,7 +39,8 @@ struct RunResult {
 
 // Runs `argv` to completion with `env` added to (or, with a value of "\x01", removed from) this
 // process's environment; kills it after `timeout`.
-RunResult run(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env = {},
+RunResult run(const std::vector<std::string>& argv,
+              const std::map<std::string, std::string>& env = {},
               std::chrono::milliseconds timeout = std::chrono::seconds(60));
 
 // A running child whose stdout is readable line by line.
@@ -86,7 +87,8 @@ class PythonPeer {
 
  protected:
   // `args` gets the peer's own directory and returns the script's further arguments.
-  PythonPeer(const std::string& script, const std::function<std::vector<std::string>(const TempDir&)>& args);
+  PythonPeer(const std::string& script,
+             const std::function<std::vector<std::string>(const TempDir&)>& args);
   const TempDir& dir() const { return dir_; }
 
  private:

@@ -52,7 +52,8 @@ class Moto {
  public:
   explicit Moto(const TempDir& dir)
       : port_(free_port()),
-        child_({"moto_server", "-H", "127.0.0.1", "-p", std::to_string(port_)}, {}, dir.file("moto.log")) {
+        child_({"moto_server", "-H", "127.0.0.1", "-p", std::to_string(port_)}, {},
+               dir.file("moto.log")) {
     const auto deadline = std::chrono::steady_clock::now() + seconds(30);
     while (!accepts_connections(port_)) {
       REQUIRE_MESSAGE(std::chrono::steady_clock::now() < deadline, "moto_server did not start");
@@ -79,8 +80,14 @@ std::vector<StsRecord> sts_records(const StsStandIn& sts) {
   std::vector<StsRecord> out;
   for (const auto& line : sts.records()) {
     const auto r = parse_object(line);
-    StsRecord rec{r.at("form").as_object(), str(r.at("path")), r.at("token_in_url").as_bool(),
-                  static_cast<int>(r.at("status").as_int64()), {}, {}, {}, {}};
+    StsRecord rec{r.at("form").as_object(),
+                  str(r.at("path")),
+                  r.at("token_in_url").as_bool(),
+                  static_cast<int>(r.at("status").as_int64()),
+                  {},
+                  {},
+                  {},
+                  {}};
     if (!r.at("credentials").is_null()) {
       const auto& c = r.at("credentials").as_object();
       rec.access_key = str(c.at("AccessKeyId"));
@@ -94,20 +101,25 @@ std::vector<StsRecord> sts_records(const StsStandIn& sts) {
 }
 
 std::string json_for(const StsRecord& r) {
-  return R"({"Version":1,"AccessKeyId":")" + r.access_key + R"(","SecretAccessKey":")" + r.secret_key +
-         R"(","SessionToken":")" + r.token + R"(","Expiration":")" + r.expiration + "\"}\n";
+  return R"({"Version":1,"AccessKeyId":")" + r.access_key + R"(","SecretAccessKey":")" +
+         r.secret_key + R"(","SessionToken":")" + r.token + R"(","Expiration":")" + r.expiration +
+         "\"}\n";
 }
 
-std::string profile_for(const StsRecord& r) { return profile_text("default", r.access_key, r.secret_key, r.token); }
+std::string profile_for(const StsRecord& r) {
+  return profile_text("default", r.access_key, r.secret_key, r.token);
+}
 
 }  // namespace
 
-TEST_CASE("jwt-credential-process against moto's STS: botocore and the AWS CLI accept the credentials") {
+TEST_CASE(
+    "jwt-credential-process against moto's STS: botocore and the AWS CLI accept the credentials") {
   Fixture f;
   const std::string token = make_jwt(kSubject, kAudience);
   f.agent.set_jwt_svids({{kSubject, token, ""}});
   Moto moto(f.dir);
-  const auto args = f.jwt_args(moto.endpoint(), {"--role-arn", kJwtRole, "--role-session-name", "it-jwt"});
+  const auto args =
+      f.jwt_args(moto.endpoint(), {"--role-arn", kJwtRole, "--role-session-name", "it-jwt"});
 
   auto r = run(args);
   CAPTURE(r.err);
@@ -120,8 +132,8 @@ TEST_CASE("jwt-credential-process against moto's STS: botocore and the AWS CLI a
   CHECK(r.err.find(token) == std::string::npos);
 
   // botocore runs our binary as credential_process and calls STS with what it printed.
-  write_file(f.dir.file("config"), "[profile it]\ncredential_process = " + command_line(args) +
-                                       "\nregion = us-east-1\n");
+  write_file(f.dir.file("config"),
+             "[profile it]\ncredential_process = " + command_line(args) + "\nregion = us-east-1\n");
   const std::map<std::string, std::string> env{{"AWS_CONFIG_FILE", f.dir.file("config")},
                                                {"AWS_SHARED_CREDENTIALS_FILE", "/dev/null"},
                                                {"AWS_ACCESS_KEY_ID", "\x01"},
@@ -140,8 +152,8 @@ TEST_CASE("jwt-credential-process against moto's STS: botocore and the AWS CLI a
   CHECK(b.exit_code == 0);
   CHECK(b.out == "arn:aws:sts::123456789012:assumed-role/jwt-role/it-jwt\n");
 
-  auto cli = run({"aws", "--profile", "it", "sts", "get-caller-identity", "--endpoint-url", moto.endpoint(),
-                  "--output", "text", "--query", "Arn"},
+  auto cli = run({"aws", "--profile", "it", "sts", "get-caller-identity", "--endpoint-url",
+                  moto.endpoint(), "--output", "text", "--query", "Arn"},
                  env);
   CAPTURE(cli.err);
   CHECK(cli.exit_code == 0);
@@ -182,7 +194,8 @@ TEST_CASE("the JWT-SVID travels only in the form body, with the parameters STS e
     CHECK(r.out == json_for(rec));
   }
   SUBCASE("an explicit session name") {
-    auto r = run(f.jwt_args(sts.endpoint(), {"--role-arn", kJwtRole, "--role-session-name", "named"}));
+    auto r =
+        run(f.jwt_args(sts.endpoint(), {"--role-arn", kJwtRole, "--role-session-name", "named"}));
     REQUIRE(r.exit_code == 0);
     CHECK(str(sts_records(sts).front().form.at("RoleSessionName")) == "named");
   }
@@ -206,15 +219,17 @@ TEST_CASE("STS errors: a clear Code: Message and exit 1; transient ones are retr
   }
   SUBCASE("503 for good") {
     StsStandIn sts({"--fail", "503,503,503,503,503,503"});
-    check_failure(run(f.jwt_args(sts.endpoint())), "ServiceUnavailable: injected failure (HTTP 503)");
+    check_failure(run(f.jwt_args(sts.endpoint())),
+                  "ServiceUnavailable: injected failure (HTTP 503)");
   }
   SUBCASE("not STS at all") {
     StandIn not_sts(f.pki.root_pem(), {{}, true});  // answers JSON 404s, not XML
     check_failure(run(f.jwt_args(not_sts.endpoint())), "AssumeRoleWithWebIdentity failed");
   }
   SUBCASE("nobody listening") {
-    check_failure(run(f.jwt_args("http://127.0.0.1:" + std::to_string(free_port()), {"--timeout", "3"})),
-                  "AssumeRoleWithWebIdentity failed");
+    check_failure(
+        run(f.jwt_args("http://127.0.0.1:" + std::to_string(free_port()), {"--timeout", "3"})),
+        "AssumeRoleWithWebIdentity failed");
   }
 }
 
@@ -222,7 +237,8 @@ TEST_CASE("JWT-SVID selection by hint and SPIFFE ID") {
   Fixture f;
   const std::string a = make_jwt("spiffe://example.org/a", kAudience);
   const std::string b = make_jwt("spiffe://example.org/b", kAudience);
-  f.agent.set_jwt_svids({{"spiffe://example.org/a", a, "first"}, {"spiffe://example.org/b", b, "second"}});
+  f.agent.set_jwt_svids(
+      {{"spiffe://example.org/a", a, "first"}, {"spiffe://example.org/b", b, "second"}});
   StsStandIn sts;
   SUBCASE("no selector: the first, with a warning") {
     auto r = run(f.jwt_args(sts.endpoint()));
@@ -235,7 +251,8 @@ TEST_CASE("JWT-SVID selection by hint and SPIFFE ID") {
     CHECK(str(sts_records(sts).back().form.at("WebIdentityToken")) == b);
   }
   SUBCASE("--spiffe-id is sent to the agent and selects") {
-    REQUIRE(run(f.jwt_args(sts.endpoint(), {"--spiffe-id", "spiffe://example.org/b"})).exit_code == 0);
+    REQUIRE(run(f.jwt_args(sts.endpoint(), {"--spiffe-id", "spiffe://example.org/b"})).exit_code ==
+            0);
     CHECK(str(sts_records(sts).back().form.at("WebIdentityToken")) == b);
     CHECK(f.agent.last_jwt_spiffe_id() == "spiffe://example.org/b");
   }
@@ -280,7 +297,8 @@ TEST_CASE("jwt-credential-file-oneshot and the jwt-credential-file daemon") {
 
   SUBCASE("oneshot") {
     StsStandIn sts;
-    auto r = run(f.jwt_args(sts.endpoint(), {"--aws-credentials-path", path}, "jwt-credential-file-oneshot"));
+    auto r = run(f.jwt_args(sts.endpoint(), {"--aws-credentials-path", path},
+                            "jwt-credential-file-oneshot"));
     CAPTURE(r.err);
     REQUIRE(r.exit_code == 0);
     CHECK(r.out.empty());
@@ -288,14 +306,16 @@ TEST_CASE("jwt-credential-file-oneshot and the jwt-credential-file daemon") {
   }
   SUBCASE("the daemon renews at half-life with a fresh JWT-SVID and survives an STS outage") {
     StsStandIn sts({"--lifetime", "3"});
-    Child daemon(f.jwt_args(sts.endpoint(), {"--aws-credentials-path", path}, "jwt-credential-file"), {},
-                 f.dir.file("daemon.log"));
+    Child daemon(
+        f.jwt_args(sts.endpoint(), {"--aws-credentials-path", path}, "jwt-credential-file"), {},
+        f.dir.file("daemon.log"));
     auto ok = [&] {
       int n = 0;
       for (const auto& rec : sts_records(sts)) n += rec.status == 200;
       return n;
     };
-    REQUIRE_MESSAGE(eventually([&] { return ok() >= 3; }, seconds(30)), read_file(f.dir.file("daemon.log")));
+    REQUIRE_MESSAGE(eventually([&] { return ok() >= 3; }, seconds(30)),
+                    read_file(f.dir.file("daemon.log")));
     const int calls_before = f.agent.calls();
     sts.fail_next("503,503,503,503,503");  // more than one exchange's own retries absorb
     const int ok_before = ok();

@@ -41,9 +41,9 @@ std::vector<Issued> issued(const StandIn& standin) {
     const auto record = parse_object(line);
     if (record.at("status").as_int64() != 201 || record.at("credentials").is_null()) continue;
     const auto& c = record.at("credentials").as_object();
-    out.push_back({record.at("time").to_number<double>(), str(c.at("accessKeyId")), str(c.at("secretAccessKey")),
-                   str(c.at("sessionToken")), str(c.at("expiration")), str(record.at("serial")),
-                   unix_time(str(c.at("expiration")))});
+    out.push_back({record.at("time").to_number<double>(), str(c.at("accessKeyId")),
+                   str(c.at("secretAccessKey")), str(c.at("sessionToken")), str(c.at("expiration")),
+                   str(record.at("serial")), unix_time(str(c.at("expiration")))});
   }
   return out;
 }
@@ -53,7 +53,8 @@ std::vector<double> failure_times(const StandIn& standin) {
   std::vector<double> times;
   for (const auto& line : standin.records()) {
     const auto record = parse_object(line);
-    if (record.at("status").as_int64() >= 500) times.push_back(record.at("time").to_number<double>());
+    if (record.at("status").as_int64() >= 500)
+      times.push_back(record.at("time").to_number<double>());
   }
   return times;
 }
@@ -66,7 +67,8 @@ unsigned mode_of(const std::string& path) {
 
 std::vector<std::string> dir_entries(const std::string& dir) {
   std::vector<std::string> names;
-  for (const auto& e : std::filesystem::directory_iterator(dir)) names.push_back(e.path().filename().string());
+  for (const auto& e : std::filesystem::directory_iterator(dir))
+    names.push_back(e.path().filename().string());
   std::sort(names.begin(), names.end());
   return names;
 }
@@ -91,7 +93,9 @@ const std::string kTemplate =
 
 std::string fill(const std::string& key, const std::string& secret, const std::string& token) {
   std::string s = kTemplate;
-  auto put = [&](const std::string& what, const std::string& value) { s.replace(s.find(what), what.size(), value); };
+  auto put = [&](const std::string& what, const std::string& value) {
+    s.replace(s.find(what), what.size(), value);
+  };
   put("@KEY@", key);
   put("@SECRET@", secret);
   put("@TOKEN@", token);
@@ -130,7 +134,8 @@ class Daemon {
 // For checks that need a directory we can't write to: root ignores permission bits, so run the
 // binary as nobody then.
 std::vector<std::string> unprivileged(std::vector<std::string> argv) {
-  if (geteuid() == 0) argv.insert(argv.begin(), {"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"});
+  if (geteuid() == 0)
+    argv.insert(argv.begin(), {"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"});
   return argv;
 }
 
@@ -153,12 +158,14 @@ TEST_CASE("x509-credential-file-oneshot sets the profile's keys and keeps every 
   const auto& c = sets.back();
   CHECK(read_file(path) == fill(c.access_key, c.secret_key, c.token));
   CHECK(mode_of(path) == 0640);  // an existing file keeps its mode
-  CHECK(botocore_reads(path, "default") == c.access_key + " " + c.secret_key + " " + c.token + "\n");
+  CHECK(botocore_reads(path, "default") ==
+        c.access_key + " " + c.secret_key + " " + c.token + "\n");
   CHECK(botocore_reads(path, "other") == "AKIAOTHER other-secret \n");
   CHECK(r.err.find("wrote credentials") != std::string::npos);
   CHECK(r.err.find(c.secret_key) == std::string::npos);
   CHECK(r.err.find(c.token) == std::string::npos);
-  CHECK(dir_entries(f.dir.path()) == std::vector<std::string>{"agent.sock", "credentials"});  // no temp files
+  CHECK(dir_entries(f.dir.path()) ==
+        std::vector<std::string>{"agent.sock", "credentials"});  // no temp files
 
   SUBCASE("--profile writes another profile; the first stays as it was") {
     const std::string before = read_file(path);
@@ -167,7 +174,8 @@ TEST_CASE("x509-credential-file-oneshot sets the profile's keys and keeps every 
     REQUIRE(r2.exit_code == 0);
     const auto c2 = issued(standin).back();
     CHECK(read_file(path) == before + "\n\n" + only_profile("workload", c2));
-    CHECK(botocore_reads(path, "workload") == c2.access_key + " " + c2.secret_key + " " + c2.token + "\n");
+    CHECK(botocore_reads(path, "workload") ==
+          c2.access_key + " " + c2.secret_key + " " + c2.token + "\n");
   }
 }
 
@@ -191,7 +199,8 @@ TEST_CASE("a new file is 0600 and its new parent directories 0700, also with --r
   }
 }
 
-TEST_CASE("a file that can't be parsed is left alone without --force; --force and --replace overwrite") {
+TEST_CASE(
+    "a file that can't be parsed is left alone without --force; --force and --replace overwrite") {
   Fixture f;
   f.serve();
   StandIn standin(f.pki.root_pem());
@@ -210,7 +219,8 @@ TEST_CASE("a file that can't be parsed is left alone without --force; --force an
   CHECK(standin.records().empty());  // refused before asking for credentials
 
   SUBCASE("--force") {
-    auto r = run(f.args(standin, {"--aws-credentials-path", path, "--force"}, "x509-credential-file-oneshot"));
+    auto r = run(f.args(standin, {"--aws-credentials-path", path, "--force"},
+                        "x509-credential-file-oneshot"));
     CAPTURE(r.err);
     REQUIRE(r.exit_code == 0);
     CHECK(read_file(path) == only_profile("default", issued(standin).back()));
@@ -236,7 +246,8 @@ TEST_CASE("a directory we can't write to is a clear error, before any exchange")
   const std::string path = dir + "/credentials";
   for (const char* command : {"x509-credential-file-oneshot", "x509-credential-file"}) {
     CAPTURE(command);
-    auto r = run(unprivileged(f.args(standin, {"--aws-credentials-path", path}, command)), {}, seconds(30));
+    auto r = run(unprivileged(f.args(standin, {"--aws-credentials-path", path}, command)), {},
+                 seconds(30));
     check_failure(r, dir);
     CHECK(r.err.find("Permission denied") != std::string::npos);
     CHECK_FALSE(std::filesystem::exists(path));
@@ -252,27 +263,34 @@ TEST_CASE("the daemon renews at half-life; a concurrent botocore reader never se
   write_file(path, fill("OLDKEY", "old-secret", "old-token"));
   REQUIRE(chmod(path.c_str(), 0640) == 0);
 
-  Daemon daemon(f.args(standin, {"--aws-credentials-path", path}, "x509-credential-file"), f.dir.file("daemon.log"));
+  Daemon daemon(f.args(standin, {"--aws-credentials-path", path}, "x509-credential-file"),
+                f.dir.file("daemon.log"));
   // The reader starts once the first renewal is in, so that every read must succeed.
   REQUIRE_MESSAGE(eventually([&] { return !issued(standin).empty(); }, seconds(20)), daemon.log());
-  REQUIRE(eventually([&] { return read_file(path).find(issued(standin).front().access_key) != std::string::npos; },
-                     seconds(5)));
+  REQUIRE(eventually(
+      [&] { return read_file(path).find(issued(standin).front().access_key) != std::string::npos; },
+      seconds(5)));
   const std::string stop_file = f.dir.file("stop-reader");
   const std::string result = f.dir.file("reader.json");
-  Child reader({"python3", source_root() + "/test/integration/creds_reader.py", path, "default", stop_file, result});
+  Child reader({"python3", source_root() + "/test/integration/creds_reader.py", path, "default",
+                stop_file, result});
 
   // A Roles Anywhere outage in the middle: nine 503s in a row, more than one exchange's own
   // retries (4 attempts) absorb, so the daemon itself must retry twice.
-  REQUIRE_MESSAGE(eventually([&] { return issued(standin).size() >= 5; }, seconds(30)), daemon.log());
+  REQUIRE_MESSAGE(eventually([&] { return issued(standin).size() >= 5; }, seconds(30)),
+                  daemon.log());
   standin.fail_next("503,503,503,503,503,503,503,503,503");
-  REQUIRE_MESSAGE(eventually([&] { return failure_times(standin).size() >= 9; }, seconds(30)), daemon.log());
+  REQUIRE_MESSAGE(eventually([&] { return failure_times(standin).size() >= 9; }, seconds(30)),
+                  daemon.log());
   const auto after_outage = issued(standin).size();
   // Recovery, then enough renewals for about ten under the reader. (The renewal decisions
   // themselves, half-life, jitter and backoff, are unit-tested on the scheduler; this test is
   // about the file a real reader sees while the daemon rewrites it.)
-  REQUIRE_MESSAGE(eventually([&] { return issued(standin).size() >= std::max<std::size_t>(after_outage + 3, 13); },
-                             seconds(60)),
-                  daemon.log());
+  REQUIRE_MESSAGE(
+      eventually(
+          [&] { return issued(standin).size() >= std::max<std::size_t>(after_outage + 3, 13); },
+          seconds(60)),
+      daemon.log());
 
   write_file(stop_file, "");
   REQUIRE(reader.wait(seconds(20)) == 0);
@@ -298,7 +316,8 @@ TEST_CASE("the daemon renews at half-life; a concurrent botocore reader never se
   CHECK(seen.size() >= 8);
   for (const auto& s : seen) {
     const auto& triple = s.as_array();
-    const auto it = std::find_if(sets.begin(), sets.end(), [&](const Issued& c) { return c.access_key == str(triple[0]); });
+    const auto it = std::find_if(sets.begin(), sets.end(),
+                                 [&](const Issued& c) { return c.access_key == str(triple[0]); });
     REQUIRE_MESSAGE(it != sets.end(), "the reader saw credentials nobody issued");
     CHECK(str(triple[1]) == it->secret_key);
     CHECK(str(triple[2]) == it->token);
@@ -336,8 +355,9 @@ TEST_CASE("the daemon renews at half-life; a concurrent botocore reader never se
   // Neighbours are byte-identical; the profile holds the last set.
   CHECK(read_file(path) == fill(sets.back().access_key, sets.back().secret_key, sets.back().token));
   CHECK(mode_of(path) == 0640);  // as it was
-  CHECK(dir_entries(f.dir.path()) ==
-        std::vector<std::string>{"agent.sock", "credentials", "daemon.log", "reader.json", "stop-reader"});
+  CHECK(dir_entries(f.dir.path()) == std::vector<std::string>{"agent.sock", "credentials",
+                                                              "daemon.log", "reader.json",
+                                                              "stop-reader"});
 
   // The log tells each renewal and the outage, and no secret.
   CHECK(log.find("renewed profile [default]") != std::string::npos);
@@ -357,18 +377,24 @@ TEST_CASE("the daemon renews on a new certificate and on SIGHUP, not on a bundle
   auto first = f.serve(KeyKind::p256);
   StandIn standin(f.pki.root_pem());  // credentials for the requested hour: no timed renewals here
   const std::string path = f.dir.file("credentials");
-  Daemon daemon(f.args(standin, {"--aws-credentials-path", path}, "x509-credential-file"), f.dir.file("daemon.log"));
-  REQUIRE_MESSAGE(eventually([&] { return issued(standin).size() == 1; }, seconds(20)), daemon.log());
+  Daemon daemon(f.args(standin, {"--aws-credentials-path", path}, "x509-credential-file"),
+                f.dir.file("daemon.log"));
+  REQUIRE_MESSAGE(eventually([&] { return issued(standin).size() == 1; }, seconds(20)),
+                  daemon.log());
   CHECK(issued(standin).back().serial == first.serial_decimal);
 
   SUBCASE("rotation") {
     auto second = f.pki.issue("spiffe://example.org/workload", KeyKind::rsa2048, false);
     const auto rotated = Clock::now();
-    f.agent.set_svids({{second.spiffe_id, second.chain_der, second.key_pkcs8_der, f.pki.root_der(), ""}});
-    REQUIRE_MESSAGE(eventually([&] { return issued(standin).size() == 2; }, seconds(5)), daemon.log());
+    f.agent.set_svids(
+        {{second.spiffe_id, second.chain_der, second.key_pkcs8_der, f.pki.root_der(), ""}});
+    REQUIRE_MESSAGE(eventually([&] { return issued(standin).size() == 2; }, seconds(5)),
+                    daemon.log());
     CHECK(Clock::now() - rotated < seconds(2));
     CHECK(issued(standin).back().serial == second.serial_decimal);
-    REQUIRE(eventually([&] { return read_file(path) == only_profile("default", issued(standin).back()); }, seconds(2)));
+    REQUIRE(eventually(
+        [&] { return read_file(path) == only_profile("default", issued(standin).back()); },
+        seconds(2)));
 
     // The same certificate with another bundle: no exchange.
     f.agent.set_svids({{second.spiffe_id, second.chain_der, second.key_pkcs8_der,
@@ -379,10 +405,13 @@ TEST_CASE("the daemon renews on a new certificate and on SIGHUP, not on a bundle
   SUBCASE("SIGHUP") {
     const auto hup = Clock::now();
     daemon.child().signal(SIGHUP);
-    REQUIRE_MESSAGE(eventually([&] { return issued(standin).size() == 2; }, seconds(5)), daemon.log());
+    REQUIRE_MESSAGE(eventually([&] { return issued(standin).size() == 2; }, seconds(5)),
+                    daemon.log());
     CHECK(Clock::now() - hup < seconds(2));
     CHECK(daemon.log().find("SIGHUP") != std::string::npos);
-    REQUIRE(eventually([&] { return read_file(path) == only_profile("default", issued(standin).back()); }, seconds(2)));
+    REQUIRE(eventually(
+        [&] { return read_file(path) == only_profile("default", issued(standin).back()); },
+        seconds(2)));
   }
   daemon.child().signal(SIGINT);
   CHECK(daemon.child().wait(seconds(5)) == 0);
@@ -393,9 +422,13 @@ TEST_CASE("the daemon survives the Workload API going away and comes back with i
   f.serve();
   StandIn standin(f.pki.root_pem());
   const std::string path = f.dir.file("credentials");
-  Daemon daemon(f.args(standin, {"--aws-credentials-path", path}, "x509-credential-file"), f.dir.file("daemon.log"));
-  REQUIRE_MESSAGE(eventually([&] { return issued(standin).size() == 1; }, seconds(20)), daemon.log());
-  REQUIRE(eventually([&] { return read_file(path) == only_profile("default", issued(standin).back()); }, seconds(5)));
+  Daemon daemon(f.args(standin, {"--aws-credentials-path", path}, "x509-credential-file"),
+                f.dir.file("daemon.log"));
+  REQUIRE_MESSAGE(eventually([&] { return issued(standin).size() == 1; }, seconds(20)),
+                  daemon.log());
+  REQUIRE(
+      eventually([&] { return read_file(path) == only_profile("default", issued(standin).back()); },
+                 seconds(5)));
   const std::string written = read_file(path);
 
   f.agent.shutdown();  // the agent stops
@@ -408,7 +441,8 @@ TEST_CASE("the daemon survives the Workload API going away and comes back with i
   testpeers::FakeWorkloadApi restarted(f.dir.file("agent.sock"));
   auto next = f.pki.issue("spiffe://example.org/workload", KeyKind::p384, true);
   restarted.set_svids({{next.spiffe_id, next.chain_der, next.key_pkcs8_der, f.pki.root_der(), ""}});
-  REQUIRE_MESSAGE(eventually([&] { return issued(standin).size() == 2; }, seconds(40)), daemon.log());
+  REQUIRE_MESSAGE(eventually([&] { return issued(standin).size() == 2; }, seconds(40)),
+                  daemon.log());
   CHECK(issued(standin).back().serial == next.serial_decimal);
   CHECK(restarted.rejected_without_header() == 0);
 
@@ -416,11 +450,13 @@ TEST_CASE("the daemon survives the Workload API going away and comes back with i
   CHECK(daemon.child().wait(seconds(5)) == 0);
 }
 
-TEST_CASE("the daemon waits for an identity, and exits 1 when the Workload API rejects the request") {
+TEST_CASE(
+    "the daemon waits for an identity, and exits 1 when the Workload API rejects the request") {
   Fixture f;  // no SVID yet: PERMISSION_DENIED "no identity issued"
   StandIn standin(f.pki.root_pem());
   const std::string path = f.dir.file("credentials");
-  Daemon daemon(f.args(standin, {"--aws-credentials-path", path}, "x509-credential-file"), f.dir.file("daemon.log"));
+  Daemon daemon(f.args(standin, {"--aws-credentials-path", path}, "x509-credential-file"),
+                f.dir.file("daemon.log"));
   REQUIRE(f.agent.wait_for_calls(2, seconds(20)));
   CHECK_FALSE(daemon.child().wait(milliseconds(10)).has_value());
   CHECK_FALSE(std::filesystem::exists(path));

@@ -11,21 +11,23 @@
 
 using namespace awh;
 using namespace awh::itest;
-using testpeers::KeyKind;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
+using testpeers::KeyKind;
 
-TEST_CASE("credential_process JSON for RSA, P-256 and P-384 leaves, with and without intermediate") {
+TEST_CASE(
+    "credential_process JSON for RSA, P-256 and P-384 leaves, with and without intermediate") {
   Fixture f;
-  StandIn standin(f.pki.root_pem(), {{"--trust-anchor-arn", kTrustAnchorArn, "--profile-arn", kProfileArn,
-                                      "--role-arn", kRoleArn}});
+  StandIn standin(f.pki.root_pem(), {{"--trust-anchor-arn", kTrustAnchorArn, "--profile-arn",
+                                      kProfileArn, "--role-arn", kRoleArn}});
   for (auto kind : {KeyKind::rsa2048, KeyKind::p256, KeyKind::p384}) {
     for (bool intermediate : {false, true}) {
       CAPTURE(testpeers::to_string(kind));
       CAPTURE(intermediate);
       const auto issued = f.serve(kind, intermediate);
       const auto before = standin.records().size();
-      auto r = run(f.args(standin, {"--role-session-name", "it-session", "--session-duration", "900"}));
+      auto r =
+          run(f.args(standin, {"--role-session-name", "it-session", "--session-duration", "900"}));
       CAPTURE(r.err);
       REQUIRE(r.exit_code == 0);
       REQUIRE(standin.records().size() == before + 1);
@@ -44,11 +46,12 @@ TEST_CASE("credential_process JSON for RSA, P-256 and P-384 leaves, with and wit
 
       // stdout is exactly one compact JSON line with the issued credentials, in AWS's key order.
       const auto& issued_creds = record.at("credentials").as_object();
-      const std::string expected = "{\"Version\":1,\"AccessKeyId\":" +
-                                   boost::json::serialize(issued_creds.at("accessKeyId")) +
-                                   ",\"SecretAccessKey\":" + boost::json::serialize(issued_creds.at("secretAccessKey")) +
-                                   ",\"SessionToken\":" + boost::json::serialize(issued_creds.at("sessionToken")) +
-                                   ",\"Expiration\":" + boost::json::serialize(issued_creds.at("expiration")) + "}\n";
+      const std::string expected =
+          "{\"Version\":1,\"AccessKeyId\":" +
+          boost::json::serialize(issued_creds.at("accessKeyId")) +
+          ",\"SecretAccessKey\":" + boost::json::serialize(issued_creds.at("secretAccessKey")) +
+          ",\"SessionToken\":" + boost::json::serialize(issued_creds.at("sessionToken")) +
+          ",\"Expiration\":" + boost::json::serialize(issued_creds.at("expiration")) + "}\n";
       CHECK(r.out == expected);
       CHECK(r.err.find(str(issued_creds.at("secretAccessKey"))) == std::string::npos);
     }
@@ -56,12 +59,14 @@ TEST_CASE("credential_process JSON for RSA, P-256 and P-384 leaves, with and wit
   CHECK(f.agent.rejected_without_header() == 0);
 }
 
-TEST_CASE("botocore, through credential_process, gets exactly the credentials the stand-in issued") {
+TEST_CASE(
+    "botocore, through credential_process, gets exactly the credentials the stand-in issued") {
   Fixture f;
   f.serve(KeyKind::rsa2048, true);
   StandIn standin(f.pki.root_pem());
   const std::string command = command_line(f.args(standin));
-  write_file(f.dir.file("config"), "[profile it]\ncredential_process = " + command + "\nregion = us-east-1\n");
+  write_file(f.dir.file("config"),
+             "[profile it]\ncredential_process = " + command + "\nregion = us-east-1\n");
   const std::string script =
       "import botocore.session, json\n"
       "s = botocore.session.Session(profile='it')\n"
@@ -69,10 +74,12 @@ TEST_CASE("botocore, through credential_process, gets exactly the credentials th
       "print(c.method)\n"
       "fc = c.get_frozen_credentials()\n"
       "print(json.dumps([fc.access_key, fc.secret_key, fc.token]))\n";
-  auto r = run({"python3", "-c", script},
-               {{"AWS_CONFIG_FILE", f.dir.file("config")}, {"AWS_SHARED_CREDENTIALS_FILE", f.dir.file("none")},
-                {"AWS_ACCESS_KEY_ID", "\x01"}, {"AWS_SECRET_ACCESS_KEY", "\x01"}, {"AWS_SESSION_TOKEN", "\x01"},
-                {"AWS_PROFILE", "\x01"}});
+  auto r = run({"python3", "-c", script}, {{"AWS_CONFIG_FILE", f.dir.file("config")},
+                                           {"AWS_SHARED_CREDENTIALS_FILE", f.dir.file("none")},
+                                           {"AWS_ACCESS_KEY_ID", "\x01"},
+                                           {"AWS_SECRET_ACCESS_KEY", "\x01"},
+                                           {"AWS_SESSION_TOKEN", "\x01"},
+                                           {"AWS_PROFILE", "\x01"}});
   CAPTURE(r.err);
   REQUIRE(r.exit_code == 0);
   const auto nl = r.out.find('\n');
@@ -105,17 +112,21 @@ TEST_CASE("SVID selection by hint and SPIFFE ID; no match lists what is availabl
   CHECK(serial_of_last() == b.serial_decimal);
   CHECK(run(f.args(standin, {"--spiffe-id", "spiffe://example.org/c"})).exit_code == 0);
   CHECK(serial_of_last() == c.serial_decimal);
-  CHECK(run(f.args(standin, {"--hint", "external", "--spiffe-id", "spiffe://example.org/c"})).exit_code == 0);
+  CHECK(run(f.args(standin, {"--hint", "external", "--spiffe-id", "spiffe://example.org/c"}))
+            .exit_code == 0);
   CHECK(serial_of_last() == c.serial_decimal);
 
   const auto count = standin.records().size();
   auto none = run(f.args(standin, {"--hint", "nope"}));
-  check_failure(none, "no SVID matches hint 'nope'; available: spiffe://example.org/a (hint 'internal'), "
-                      "spiffe://example.org/b (hint 'external'), spiffe://example.org/c (hint 'external')");
+  check_failure(
+      none,
+      "no SVID matches hint 'nope'; available: spiffe://example.org/a (hint 'internal'), "
+      "spiffe://example.org/b (hint 'external'), spiffe://example.org/c (hint 'external')");
   CHECK(standin.records().size() == count);  // nothing was sent to AWS
 }
 
-TEST_CASE("PERMISSION_DENIED (no identity yet) and UNAVAILABLE are retried; INVALID_ARGUMENT is not") {
+TEST_CASE(
+    "PERMISSION_DENIED (no identity yet) and UNAVAILABLE are retried; INVALID_ARGUMENT is not") {
   Fixture f;
   StandIn standin(f.pki.root_pem());
   f.serve();
@@ -329,13 +340,15 @@ TEST_CASE("bad command lines: exit 2, the flag named, nothing on stdout, no netw
     check_failure(r, needle, 2);
     CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
   }
-  auto missing = run({binary_path(), "x509-credential-process", "--profile-arn", kProfileArn, "--role-arn", kRoleArn});
+  auto missing = run({binary_path(), "x509-credential-process", "--profile-arn", kProfileArn,
+                      "--role-arn", kRoleArn});
   check_failure(missing, "--trust-anchor-arn is required", 2);
-  auto bad_arn = run({binary_path(), "x509-credential-process", "--trust-anchor-arn", "arn:aws:iam::123456789012:role/x",
-                      "--profile-arn", kProfileArn, "--role-arn", kRoleArn});
+  auto bad_arn = run({binary_path(), "x509-credential-process", "--trust-anchor-arn",
+                      "arn:aws:iam::123456789012:role/x", "--profile-arn", kProfileArn,
+                      "--role-arn", kRoleArn});
   check_failure(bad_arn, "--trust-anchor-arn", 2);
-  auto no_socket = run({binary_path(), "x509-credential-process", "--trust-anchor-arn", kTrustAnchorArn,
-                        "--profile-arn", kProfileArn, "--role-arn", kRoleArn},
+  auto no_socket = run({binary_path(), "x509-credential-process", "--trust-anchor-arn",
+                        kTrustAnchorArn, "--profile-arn", kProfileArn, "--role-arn", kRoleArn},
                        {{"SPIFFE_ENDPOINT_SOCKET", "\x01"}});
   check_failure(no_socket, "SPIFFE_ENDPOINT_SOCKET", 2);
   CHECK(standin.records().empty());

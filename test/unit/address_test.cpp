@@ -5,7 +5,8 @@
 using namespace awh;
 
 TEST_CASE("Workload API addresses translate to gRPC targets") {
-  CHECK(*spiffe::workload_api_target("unix:///run/spire/agent.sock", "x") == "unix:/run/spire/agent.sock");
+  CHECK(*spiffe::workload_api_target("unix:///run/spire/agent.sock", "x") ==
+        "unix:/run/spire/agent.sock");
   CHECK(*spiffe::workload_api_target("unix:/tmp/a.sock", "x") == "unix:/tmp/a.sock");
   CHECK(*spiffe::workload_api_target("tcp://127.0.0.1:8081", "x") == "ipv4:127.0.0.1:8081");
   CHECK(*spiffe::workload_api_target("tcp://[::1]:8081", "x") == "ipv6:[::1]:8081");
@@ -16,10 +17,11 @@ TEST_CASE("bad Workload API addresses name the source and the problem") {
   REQUIRE_FALSE(bad.has_value());
   CHECK(bad.error().message.rfind("--workload-api-addr: 'http://x'", 0) == 0);
   CHECK(bad.error().message.find("scheme") != std::string::npos);
-  for (const char* a : {"", "/tmp/a.sock", "unix://host/tmp/a.sock", "unix:relative.sock", "unix:///",
-                        "unix:///tmp/a.sock?x=1", "unix:///tmp/a.sock#f", "tcp://localhost:8081",
-                        "tcp://127.0.0.1", "tcp://127.0.0.1:0", "tcp://127.0.0.1:70000",
-                        "tcp://127.0.0.1:8081/path", "tcp://user@127.0.0.1:8081", "tcp://[::1]8081"}) {
+  for (const char* a :
+       {"", "/tmp/a.sock", "unix://host/tmp/a.sock", "unix:relative.sock", "unix:///",
+        "unix:///tmp/a.sock?x=1", "unix:///tmp/a.sock#f", "tcp://localhost:8081", "tcp://127.0.0.1",
+        "tcp://127.0.0.1:0", "tcp://127.0.0.1:70000", "tcp://127.0.0.1:8081/path",
+        "tcp://user@127.0.0.1:8081", "tcp://[::1]8081"}) {
     CAPTURE(a);
     auto r = spiffe::workload_api_target(a, "SPIFFE_ENDPOINT_SOCKET");
     REQUIRE_FALSE(r.has_value());

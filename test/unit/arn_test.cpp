@@ -24,15 +24,22 @@ TEST_CASE("bad ARNs are named errors") {
 }
 
 TEST_CASE("trust anchor, profile and role ARNs are checked for their kind") {
-  CHECK(aws::parse_trust_anchor_arn("arn:aws:rolesanywhere:us-east-1:123456789012:trust-anchor/x", "--t").has_value());
-  CHECK(aws::parse_profile_arn("arn:aws-cn:rolesanywhere:cn-north-1:123456789012:profile/x", "--p").has_value());
-  auto wrong_kind = aws::parse_trust_anchor_arn("arn:aws:rolesanywhere:us-east-1:123456789012:profile/x", "--trust-anchor-arn");
+  CHECK(aws::parse_trust_anchor_arn("arn:aws:rolesanywhere:us-east-1:123456789012:trust-anchor/x",
+                                    "--t")
+            .has_value());
+  CHECK(aws::parse_profile_arn("arn:aws-cn:rolesanywhere:cn-north-1:123456789012:profile/x", "--p")
+            .has_value());
+  auto wrong_kind = aws::parse_trust_anchor_arn(
+      "arn:aws:rolesanywhere:us-east-1:123456789012:profile/x", "--trust-anchor-arn");
   REQUIRE_FALSE(wrong_kind.has_value());
   CHECK(wrong_kind.error().message.rfind("--trust-anchor-arn: ", 0) == 0);
   CHECK(wrong_kind.error().message.find("trust-anchor") != std::string::npos);
-  CHECK_FALSE(aws::parse_profile_arn("arn:aws:rolesanywhere:useast1:123456789012:profile/x", "--p").has_value());
-  CHECK_FALSE(aws::parse_profile_arn("arn:aws:rolesanywhere:us-east-1:1234:profile/x", "--p").has_value());
-  CHECK_FALSE(aws::parse_profile_arn("arn:aws:rolesanywhere:us-east-1:123456789012:profile/", "--p").has_value());
+  CHECK_FALSE(aws::parse_profile_arn("arn:aws:rolesanywhere:useast1:123456789012:profile/x", "--p")
+                  .has_value());
+  CHECK_FALSE(
+      aws::parse_profile_arn("arn:aws:rolesanywhere:us-east-1:1234:profile/x", "--p").has_value());
+  CHECK_FALSE(aws::parse_profile_arn("arn:aws:rolesanywhere:us-east-1:123456789012:profile/", "--p")
+                  .has_value());
   CHECK_FALSE(aws::parse_profile_arn("arn:aws:iam::123456789012:role/x", "--p").has_value());
   CHECK(aws::parse_role_arn("arn:aws:iam::123456789012:role/x", "--r").has_value());
   CHECK_FALSE(aws::parse_role_arn("arn:aws:iam::123456789012:user/x", "--r").has_value());
@@ -51,6 +58,8 @@ TEST_CASE("regions") {
 }
 
 TEST_CASE("default endpoints, including the China partition") {
-  CHECK(aws::default_rolesanywhere_endpoint("eu-west-2") == "https://rolesanywhere.eu-west-2.amazonaws.com");
-  CHECK(aws::default_rolesanywhere_endpoint("cn-northwest-1") == "https://rolesanywhere.cn-northwest-1.amazonaws.com.cn");
+  CHECK(aws::default_rolesanywhere_endpoint("eu-west-2") ==
+        "https://rolesanywhere.eu-west-2.amazonaws.com");
+  CHECK(aws::default_rolesanywhere_endpoint("cn-northwest-1") ==
+        "https://rolesanywhere.cn-northwest-1.amazonaws.com.cn");
 }

@@ -20,15 +20,26 @@ app::CliOutcome parse(std::vector<std::string> args, std::map<std::string, std::
 }
 
 std::vector<std::string> base(std::vector<std::string> extra = {}) {
-  std::vector<std::string> args{"x509-credential-process", "--trust-anchor-arn", kTa, "--profile-arn", kProfile,
-                                "--role-arn", kRole, "--workload-api-addr", "unix:///tmp/agent.sock"};
+  std::vector<std::string> args{"x509-credential-process",
+                                "--trust-anchor-arn",
+                                kTa,
+                                "--profile-arn",
+                                kProfile,
+                                "--role-arn",
+                                kRole,
+                                "--workload-api-addr",
+                                "unix:///tmp/agent.sock"};
   args.insert(args.end(), extra.begin(), extra.end());
   return args;
 }
 
-const app::RolesAnywhere& ra(const app::CliOutcome& o) { return std::get<app::RolesAnywhere>(o.plan->exchange); }
+const app::RolesAnywhere& ra(const app::CliOutcome& o) {
+  return std::get<app::RolesAnywhere>(o.plan->exchange);
+}
 const app::Sts& sts(const app::CliOutcome& o) { return std::get<app::Sts>(o.plan->exchange); }
-const creds::FileTarget& file(const app::CliOutcome& o) { return std::get<app::ToFile>(o.plan->output).target; }
+const creds::FileTarget& file(const app::CliOutcome& o) {
+  return std::get<app::ToFile>(o.plan->output).target;
+}
 
 // A usage error: exit 2, one line on stderr naming `needle`, nothing on stdout.
 void check_usage_error(const app::CliOutcome& o, const std::string& needle) {
@@ -59,9 +70,10 @@ TEST_CASE("a complete command line gives validated options with defaults") {
 }
 
 TEST_CASE("every flag is taken") {
-  auto o = parse(base({"--region", "us-east-1", "--session-duration", "900", "--role-session-name", "a.b@c",
-                       "--endpoint", "http://127.0.0.1:9000", "--hint", "h", "--spiffe-id", "spiffe://example.org/w",
-                       "--ca-bundle", "/ca.pem", "--timeout", "5", "--debug", "--log-format", "json"}));
+  auto o = parse(base({"--region", "us-east-1", "--session-duration", "900", "--role-session-name",
+                       "a.b@c", "--endpoint", "http://127.0.0.1:9000", "--hint", "h", "--spiffe-id",
+                       "spiffe://example.org/w", "--ca-bundle", "/ca.pem", "--timeout", "5",
+                       "--debug", "--log-format", "json"}));
   REQUIRE_MESSAGE(o.plan.has_value(), o.err);
   CHECK(ra(o).session.duration_seconds == 900);
   CHECK(*ra(o).session.role_session_name == "a.b@c");
@@ -74,7 +86,8 @@ TEST_CASE("every flag is taken") {
   CHECK(o.plan->log_format == log::Format::json);
 }
 
-TEST_CASE("logging flags are also taken before the command, like the Go tool's persistent --debug") {
+TEST_CASE(
+    "logging flags are also taken before the command, like the Go tool's persistent --debug") {
   auto args = base();
   args.insert(args.begin(), "--debug");
   auto o = parse(args);
@@ -89,21 +102,29 @@ TEST_CASE("logging flags are also taken before the command, like the Go tool's p
 }
 
 TEST_CASE("the environment supplies the socket and the CA bundle") {
-  std::vector<std::string> args{"x509-credential-process", "--trust-anchor-arn", kTa, "--profile-arn", kProfile,
-                                "--role-arn", kRole};
-  auto o = parse(args, {{"SPIFFE_ENDPOINT_SOCKET", "tcp://127.0.0.1:8081"}, {"AWS_CA_BUNDLE", "/b.pem"}});
+  std::vector<std::string> args{"x509-credential-process",
+                                "--trust-anchor-arn",
+                                kTa,
+                                "--profile-arn",
+                                kProfile,
+                                "--role-arn",
+                                kRole};
+  auto o = parse(args,
+                 {{"SPIFFE_ENDPOINT_SOCKET", "tcp://127.0.0.1:8081"}, {"AWS_CA_BUNDLE", "/b.pem"}});
   REQUIRE_MESSAGE(o.plan.has_value(), o.err);
   CHECK(o.plan->workload_api_target == "ipv4:127.0.0.1:8081");
   CHECK(o.plan->ca_bundle == "/b.pem");
   check_usage_error(parse(args), "SPIFFE_ENDPOINT_SOCKET");
-  check_usage_error(parse(args, {{"SPIFFE_ENDPOINT_SOCKET", "tcp://localhost:1"}}), "SPIFFE_ENDPOINT_SOCKET");
+  check_usage_error(parse(args, {{"SPIFFE_ENDPOINT_SOCKET", "tcp://localhost:1"}}),
+                    "SPIFFE_ENDPOINT_SOCKET");
 }
 
 TEST_CASE("China partition endpoints") {
-  auto o = parse({"x509-credential-process", "--trust-anchor-arn",
-                  "arn:aws-cn:rolesanywhere:cn-north-1:123456789012:trust-anchor/ta", "--profile-arn",
-                  "arn:aws-cn:rolesanywhere:cn-north-1:123456789012:profile/p", "--role-arn",
-                  "arn:aws-cn:iam::123456789012:role/r", "--workload-api-addr", "unix:///s"});
+  auto o =
+      parse({"x509-credential-process", "--trust-anchor-arn",
+             "arn:aws-cn:rolesanywhere:cn-north-1:123456789012:trust-anchor/ta", "--profile-arn",
+             "arn:aws-cn:rolesanywhere:cn-north-1:123456789012:profile/p", "--role-arn",
+             "arn:aws-cn:iam::123456789012:role/r", "--workload-api-addr", "unix:///s"});
   REQUIRE_MESSAGE(o.plan.has_value(), o.err);
   CHECK(o.plan->endpoint.host == "rolesanywhere.cn-north-1.amazonaws.com.cn");
 }
@@ -125,15 +146,17 @@ TEST_CASE("bad input is a one-line usage error naming what is wrong") {
   check_usage_error(parse({"--log-level", "verbose", "x509-credential-process"}), "--log-level");
   check_usage_error(parse({"--debug", "nope"}), "unknown command 'nope'");
   check_usage_error(parse({"x509-credential-process"}), "--trust-anchor-arn is required");
-  check_usage_error(parse({"x509-credential-process", "--trust-anchor-arn", kTa, "--profile-arn", kProfile}),
-                    "--role-arn is required");
+  check_usage_error(
+      parse({"x509-credential-process", "--trust-anchor-arn", kTa, "--profile-arn", kProfile}),
+      "--role-arn is required");
   check_usage_error(parse(base({"--bogus"})), "--bogus");
   check_usage_error(parse(base({"--session-duration", "899"})), "--session-duration");
   check_usage_error(parse(base({"--session-duration", "43201"})), "--session-duration");
   check_usage_error(parse(base({"--session-duration", "1h"})), "--session-duration");
   check_usage_error(parse(base({"--session-duration", "-5"})), "--session-duration");
   check_usage_error(parse(base({"--role-session-name", "a"})), "--role-session-name");
-  check_usage_error(parse(base({"--role-session-name", std::string(65, 'a')})), "--role-session-name");
+  check_usage_error(parse(base({"--role-session-name", std::string(65, 'a')})),
+                    "--role-session-name");
   check_usage_error(parse(base({"--role-session-name", "bad name"})), "--role-session-name");
   check_usage_error(parse(base({"--role-session-name", "bad/name"})), "--role-session-name");
   check_usage_error(parse(base({"--region", "us-west-2"})), "--region");
@@ -145,18 +168,19 @@ TEST_CASE("bad input is a one-line usage error naming what is wrong") {
   check_usage_error(parse(base({"--log-level", "loud"})), "--log-level");
   check_usage_error(parse(base({"--log-format", "xml"})), "--log-format");
   check_usage_error(parse(base({"--workload-api-addr", "http://x"})), "--workload-api-addr");
-  check_usage_error(parse({"x509-credential-process", "--trust-anchor-arn", "nope", "--profile-arn", kProfile,
-                           "--role-arn", kRole}),
+  check_usage_error(parse({"x509-credential-process", "--trust-anchor-arn", "nope", "--profile-arn",
+                           kProfile, "--role-arn", kRole}),
                     "--trust-anchor-arn");
-  check_usage_error(parse({"x509-credential-process", "--trust-anchor-arn", kTa, "--profile-arn", kTa,
-                           "--role-arn", kRole}),
-                    "--profile-arn");
-  check_usage_error(parse({"x509-credential-process", "--trust-anchor-arn", kTa, "--profile-arn", kProfile,
-                           "--role-arn", kProfile}),
-                    "--role-arn");
   check_usage_error(parse({"x509-credential-process", "--trust-anchor-arn", kTa, "--profile-arn",
-                           "arn:aws:rolesanywhere:eu-west-1:123456789012:profile/p", "--role-arn", kRole}),
-                    "same region");
+                           kTa, "--role-arn", kRole}),
+                    "--profile-arn");
+  check_usage_error(parse({"x509-credential-process", "--trust-anchor-arn", kTa, "--profile-arn",
+                           kProfile, "--role-arn", kProfile}),
+                    "--role-arn");
+  check_usage_error(
+      parse({"x509-credential-process", "--trust-anchor-arn", kTa, "--profile-arn",
+             "arn:aws:rolesanywhere:eu-west-1:123456789012:profile/p", "--role-arn", kRole}),
+      "same region");
 }
 
 TEST_CASE("the credentials-file commands take the file flags") {
@@ -167,7 +191,8 @@ TEST_CASE("the credentials-file commands take the file flags") {
     auto o = parse(args);
     REQUIRE_MESSAGE(o.plan.has_value(), o.err);
     CHECK(o.plan->command == command);
-    CHECK(o.plan->mode == (std::string(command) == "x509-credential-file" ? app::Mode::daemon : app::Mode::once));
+    CHECK(o.plan->mode ==
+          (std::string(command) == "x509-credential-file" ? app::Mode::daemon : app::Mode::once));
     CHECK(std::holds_alternative<app::RolesAnywhere>(o.plan->exchange));
     CHECK(file(o).path == "/home/u/.aws/credentials");
     CHECK(file(o).profile == "default");
@@ -227,8 +252,9 @@ TEST_CASE("the JWT commands: audience, STS endpoint, optional role") {
   REQUIRE(o.plan.has_value());
   CHECK(o.plan->endpoint.host == "sts.cn-north-1.amazonaws.com.cn");
 
-  o = with({"--endpoint", "https://minio.example.com:9000", "--role-arn", kRole, "--role-session-name", "s1",
-            "--session-duration", "900", "--hint", "h", "--spiffe-id", "spiffe://example.org/w"});
+  o = with({"--endpoint", "https://minio.example.com:9000", "--role-arn", kRole,
+            "--role-session-name", "s1", "--session-duration", "900", "--hint", "h", "--spiffe-id",
+            "spiffe://example.org/w"});
   REQUIRE_MESSAGE(o.plan.has_value(), o.err);
   CHECK(o.plan->endpoint.host == "minio.example.com");
   CHECK(o.plan->endpoint.port == "9000");
@@ -239,23 +265,31 @@ TEST_CASE("the JWT commands: audience, STS endpoint, optional role") {
 
   for (const char* command : {"jwt-credential-file", "jwt-credential-file-oneshot"}) {
     CAPTURE(command);
-    o = with({"--region", "us-east-1", "--aws-credentials-path", "/x/credentials", "--profile", "p"}, command);
+    o = with(
+        {"--region", "us-east-1", "--aws-credentials-path", "/x/credentials", "--profile", "p"},
+        command);
     REQUIRE_MESSAGE(o.plan.has_value(), o.err);
     CHECK(std::holds_alternative<app::Sts>(o.plan->exchange));
-    CHECK(o.plan->mode == (std::string(command) == "jwt-credential-file" ? app::Mode::daemon : app::Mode::once));
+    CHECK(o.plan->mode ==
+          (std::string(command) == "jwt-credential-file" ? app::Mode::daemon : app::Mode::once));
     CHECK(file(o).path == "/x/credentials");
     CHECK(file(o).profile == "p");
-    check_usage_error(with({"--region", "us-east-1"}, command), "--aws-credentials-path is required");
+    check_usage_error(with({"--region", "us-east-1"}, command),
+                      "--aws-credentials-path is required");
   }
 
-  check_usage_error(parse({"jwt-credential-process", "--region", "us-east-1"}), "--audience is required");
+  check_usage_error(parse({"jwt-credential-process", "--region", "us-east-1"}),
+                    "--audience is required");
   check_usage_error(with({}), "no STS endpoint");
   check_usage_error(with({"--region", "mars-1"}), "--region");
   check_usage_error(with({"--region", "us-east-1", "--role-arn", "role"}), "--role-arn");
-  check_usage_error(with({"--region", "us-east-1", "--session-duration", "60"}), "--session-duration");
-  check_usage_error(with({"--region", "us-east-1", "--role-session-name", "x"}), "--role-session-name");
+  check_usage_error(with({"--region", "us-east-1", "--session-duration", "60"}),
+                    "--session-duration");
+  check_usage_error(with({"--region", "us-east-1", "--role-session-name", "x"}),
+                    "--role-session-name");
   check_usage_error(with({"--endpoint", "http://sts.example.com"}), "loopback");
   check_usage_error(with({"--region", "us-east-1", "--audience", ""}), "--audience");
   // Roles Anywhere flags are not JWT flags.
-  check_usage_error(with({"--region", "us-east-1", "--trust-anchor-arn", kTa}), "--trust-anchor-arn");
+  check_usage_error(with({"--region", "us-east-1", "--trust-anchor-arn", kTa}),
+                    "--trust-anchor-arn");
 }

@@ -8,6 +8,7 @@ TEST_CASE("credential_process JSON is compact with keys in AWS's order") {
   c.secret_access_key = "se\"cret";
   c.session_token = "tok/+=";
   c.expiration = "2025-01-15T10:30:00Z";
-  CHECK(awh::creds::credential_process_json(c) ==
-        R"({"Version":1,"AccessKeyId":"ASIA1","SecretAccessKey":"se\"cret","SessionToken":"tok/+=","Expiration":"2025-01-15T10:30:00Z"})");
+  CHECK(
+      awh::creds::credential_process_json(c) ==
+      R"({"Version":1,"AccessKeyId":"ASIA1","SecretAccessKey":"se\"cret","SessionToken":"tok/+=","Expiration":"2025-01-15T10:30:00Z"})");
 }

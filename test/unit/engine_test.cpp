@@ -2,11 +2,11 @@
 // timers on a tiny policy (tens of milliseconds), no sockets.
 #include <doctest/doctest.h>
 
+#include <fmt/format.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <fmt/format.h>
 
 #include <deque>
 #include <optional>
@@ -38,7 +38,8 @@ class FakeSource final : public IdentitySource {
   asio::awaitable<Result<Identity>> fetch(Deadline) override {
     ++fetches;
     if (fail_fetch) co_return make_error(errc::workload_unavailable, "no agent");
-    co_return Identity{nullptr, util::SecretString("token"), fmt::format("identity {}", generation)};
+    co_return Identity{nullptr, util::SecretString("token"),
+                       fmt::format("identity {}", generation)};
   }
   bool streams() const override { return streams_; }
   asio::awaitable<Error> stream(std::function<void(event::SvidUpdate)> on_update) override {
@@ -88,7 +89,8 @@ class FakeSource final : public IdentitySource {
 class FakeExchanger final : public Exchanger {
  public:
   explicit FakeExchanger(asio::any_io_executor ex) : hang_(std::move(ex)) {}
-  asio::awaitable<Result<creds::Credentials>> exchange(const Identity& identity, Deadline) override {
+  asio::awaitable<Result<creds::Credentials>> exchange(const Identity& identity,
+                                                       Deadline) override {
     ++calls;
     used.push_back(identity.description);
     if (hang) co_await hang_.wait();
@@ -119,7 +121,8 @@ class FakeExchanger final : public Exchanger {
 class RecordingSink final : public Sink {
  public:
   Result<void> prepare() override {
-    if (refuse) return make_error(errc::file, "cannot write /nowhere/credentials: Permission denied");
+    if (refuse)
+      return make_error(errc::file, "cannot write /nowhere/credentials: Permission denied");
     return {};
   }
   Result<void> deliver(const creds::Credentials& c) override {
@@ -151,7 +154,8 @@ struct Rig {
         engine(io.get_executor(), source, exchanger, {&sink, &memory}, clock, random, settings) {}
 
   // Runs the daemon; `script` runs on the loop after `delay`. Bounded.
-  std::optional<int> daemon(milliseconds delay, std::function<void()> script, milliseconds bound = seconds(10)) {
+  std::optional<int> daemon(milliseconds delay, std::function<void()> script,
+                            milliseconds bound = seconds(10)) {
     std::optional<int> code;
     asio::co_spawn(io, engine.run_daemon(), [&](std::exception_ptr e, int c) {
       REQUIRE_FALSE(e);
@@ -199,12 +203,15 @@ TEST_CASE("process mode: one exchange to every output, the watchdog told before 
   CHECK(rig.memory.latest()->expiration.has_value());
 }
 
-TEST_CASE("process mode: a failure writes nothing and exits 1; a sink that can't be prepared fails first") {
+TEST_CASE(
+    "process mode: a failure writes nothing and exits 1; a sink that can't be prepared fails "
+    "first") {
   Rig rig(false);
   rig.source.fail_fetch = true;
   bool told = false;
   std::optional<int> code;
-  asio::co_spawn(rig.io, rig.engine.run_once([&] { told = true; }), [&](std::exception_ptr, int c) { code = c; });
+  asio::co_spawn(rig.io, rig.engine.run_once([&] { told = true; }),
+                 [&](std::exception_ptr, int c) { code = c; });
   rig.io.run_for(seconds(5));
   CHECK(code == 1);
   CHECK_FALSE(told);
@@ -230,7 +237,8 @@ TEST_CASE("daemon: renews before expiry, retries failures, stops with 0 on SIGTE
   CHECK(rig.source.fetches == rig.exchanger.calls);  // a fresh identity for every exchange (JWT)
 }
 
-TEST_CASE("daemon: waits for the first SVID, renews on rotation and not on bundle updates, reconnects") {
+TEST_CASE(
+    "daemon: waits for the first SVID, renews on rotation and not on bundle updates, reconnects") {
   Rig rig(true);
   rig.exchanger.lifetime = hours(1);  // no timed renewals during the test
   rig.at(milliseconds(100), [&] {
@@ -261,7 +269,9 @@ TEST_CASE("daemon: waits for the first SVID, renews on rotation and not on bundl
 
 TEST_CASE("daemon: a Workload API that rejects the request stops it with 1") {
   Rig rig(true);
-  rig.at(milliseconds(50), [&] { rig.source.end(make_error(errc::workload_rejected, "rejected (INVALID_ARGUMENT)")); });
+  rig.at(milliseconds(50), [&] {
+    rig.source.end(make_error(errc::workload_rejected, "rejected (INVALID_ARGUMENT)"));
+  });
   auto code = rig.daemon(seconds(5), [] {});
   CHECK(code == 1);
   CHECK(rig.exchanger.calls == 0);

@@ -36,11 +36,13 @@ TEST_CASE("a CreateSession response yields the credentials, expiration verbatim"
 }
 
 TEST_CASE("malformed or incomplete responses are protocol errors, never crashes") {
-  for (const char* body : {"", "{", "[]", "null", R"({"credentialSet":[)", R"({"credentialSet":{}})",
-                           R"({"credentialSet":[]})", R"({"credentialSet":[1]})",
-                           R"({"credentialSet":[{"credentials":"x"}]})",
-                           R"({"credentialSet":[{"credentials":{"accessKeyId":"a","secretAccessKey":"b","expiration":"e"}}]})",
-                           R"({"credentialSet":[{"credentials":{"accessKeyId":1,"secretAccessKey":"b","sessionToken":"t","expiration":"e"}}]})"}) {
+  for (
+      const char* body :
+      {"", "{", "[]", "null", R"({"credentialSet":[)", R"({"credentialSet":{}})",
+       R"({"credentialSet":[]})", R"({"credentialSet":[1]})",
+       R"({"credentialSet":[{"credentials":"x"}]})",
+       R"({"credentialSet":[{"credentials":{"accessKeyId":"a","secretAccessKey":"b","expiration":"e"}}]})",
+       R"({"credentialSet":[{"credentials":{"accessKeyId":1,"secretAccessKey":"b","sessionToken":"t","expiration":"e"}}]})"}) {
     CAPTURE(body);
     auto c = aws::parse_create_session_response(response(201, body));
     REQUIRE_FALSE(c.has_value());
@@ -48,21 +50,25 @@ TEST_CASE("malformed or incomplete responses are protocol errors, never crashes"
     CHECK_FALSE(c.error().retryable());
   }
   auto missing = aws::parse_create_session_response(response(
-      201, R"({"credentialSet":[{"credentials":{"accessKeyId":"a","secretAccessKey":"b","expiration":"e"}}]})"));
+      201,
+      R"({"credentialSet":[{"credentials":{"accessKeyId":"a","secretAccessKey":"b","expiration":"e"}}]})"));
   CHECK(missing.error().message.find("sessionToken") != std::string::npos);
 }
 
 TEST_CASE("AWS errors carry code and message and are classified") {
-  auto denied = aws::aws_error(response(403, R"({"message":"Invalid signature"})",
-                                        {{"x-amzn-errortype", "AccessDeniedException:http://internal"}}));
+  auto denied =
+      aws::aws_error(response(403, R"({"message":"Invalid signature"})",
+                              {{"x-amzn-errortype", "AccessDeniedException:http://internal"}}));
   CHECK(denied.message == "AccessDeniedException: Invalid signature (HTTP 403)");
   CHECK(denied.cls == errc::denied);
   CHECK_FALSE(denied.retryable());
 
-  auto typed = aws::aws_error(response(400, R"({"__type":"com.amazon#ValidationException","Message":"bad"})"));
+  auto typed = aws::aws_error(
+      response(400, R"({"__type":"com.amazon#ValidationException","Message":"bad"})"));
   CHECK(typed.message == "ValidationException: bad (HTTP 400)");
 
-  auto throttled = aws::aws_error(response(400, R"({"message":"slow"})", {{"X-Amzn-ErrorType", "ThrottlingException"}}));
+  auto throttled = aws::aws_error(
+      response(400, R"({"message":"slow"})", {{"X-Amzn-ErrorType", "ThrottlingException"}}));
   CHECK(throttled.cls == errc::throttled);
   CHECK(throttled.retryable());
   CHECK(aws::aws_error(response(429, "")).retryable());
@@ -72,8 +78,8 @@ TEST_CASE("AWS errors carry code and message and are classified") {
   CHECK(server.retryable());
   CHECK(server.message == "HTTP 503: no error message in the response (HTTP 503)");
 
-  auto via_parse = aws::parse_create_session_response(response(403, R"({"message":"Invalid signature"})",
-                                                              {{"X-Amzn-ErrorType", "AccessDeniedException"}}));
+  auto via_parse = aws::parse_create_session_response(response(
+      403, R"({"message":"Invalid signature"})", {{"X-Amzn-ErrorType", "AccessDeniedException"}}));
   CHECK(via_parse.error().message == "AccessDeniedException: Invalid signature (HTTP 403)");
 }
 
@@ -81,32 +87,42 @@ TEST_CASE("build_create_session signs exactly the documented headers") {
   testpeers::TestPki pki;
   auto issued = pki.issue("spiffe://example.org/w", testpeers::KeyKind::p256, true);
   const auto* p = reinterpret_cast<const unsigned char*>(issued.key_pkcs8_der.data());
-  crypto::PkeyPtr key(d2i_AutoPrivateKey(nullptr, &p, static_cast<long>(issued.key_pkcs8_der.size())));
+  crypto::PkeyPtr key(
+      d2i_AutoPrivateKey(nullptr, &p, static_cast<long>(issued.key_pkcs8_der.size())));
   REQUIRE(key);
   auto url = net::parse_url("https://rolesanywhere.us-east-1.amazonaws.com");
   REQUIRE(url.has_value());
   aws::CreateSessionParams params{"arn:aws:rolesanywhere:us-east-1:123456789012:trust-anchor/ta",
                                   "arn:aws:rolesanywhere:us-east-1:123456789012:profile/p",
-                                  "arn:aws:iam::123456789012:role/a+b=c", "us-east-1", 900, "sess"};
+                                  "arn:aws:iam::123456789012:role/a+b=c",
+                                  "us-east-1",
+                                  900,
+                                  "sess"};
 
   SUBCASE("with an intermediate") {
-    aws::SigningIdentity id{key.get(), issued.leaf_der, {pki.intermediate_der()}, issued.serial_decimal};
-    auto r = aws::build_create_session(params, *url, id, std::chrono::system_clock::from_time_t(1736933400));
+    aws::SigningIdentity id{
+        key.get(), issued.leaf_der, {pki.intermediate_der()}, issued.serial_decimal};
+    auto r = aws::build_create_session(params, *url, id,
+                                       std::chrono::system_clock::from_time_t(1736933400));
     REQUIRE(r.has_value());
-    CHECK(r->signature.signed_headers == "content-type;host;x-amz-date;x-amz-x509;x-amz-x509-chain");
+    CHECK(r->signature.signed_headers ==
+          "content-type;host;x-amz-date;x-amz-x509;x-amz-x509-chain");
     CHECK(r->request.method == "POST");
-    CHECK(r->request.target ==
-          "/sessions?profileArn=arn%3Aaws%3Arolesanywhere%3Aus-east-1%3A123456789012%3Aprofile%2Fp"
-          "&roleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fa%2Bb%3Dc"
-          "&trustAnchorArn=arn%3Aaws%3Arolesanywhere%3Aus-east-1%3A123456789012%3Atrust-anchor%2Fta");
+    CHECK(
+        r->request.target ==
+        "/sessions?profileArn=arn%3Aaws%3Arolesanywhere%3Aus-east-1%3A123456789012%3Aprofile%2Fp"
+        "&roleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fa%2Bb%3Dc"
+        "&trustAnchorArn=arn%3Aaws%3Arolesanywhere%3Aus-east-1%3A123456789012%3Atrust-anchor%2Fta");
     CHECK(r->request.body == R"({"durationSeconds":900,"roleSessionName":"sess"})");
     net::HttpResponse headers{0, r->request.headers, ""};
     CHECK(headers.header("Host") == "rolesanywhere.us-east-1.amazonaws.com");
     CHECK(headers.header("X-Amz-Date") == "20250115T093000Z");
     CHECK(headers.header("X-Amz-X509") == crypto::base64(issued.leaf_der));
     CHECK(headers.header("X-Amz-X509-Chain") == crypto::base64(pki.intermediate_der()));
-    CHECK(headers.header("Authorization").rfind("AWS4-X509-ECDSA-SHA256 Credential=" + issued.serial_decimal +
-                                                "/20250115/us-east-1/rolesanywhere/aws4_request, ", 0) == 0);
+    CHECK(headers.header("Authorization")
+              .rfind("AWS4-X509-ECDSA-SHA256 Credential=" + issued.serial_decimal +
+                         "/20250115/us-east-1/rolesanywhere/aws4_request, ",
+                     0) == 0);
   }
   SUBCASE("without an intermediate, no chain header, no session name") {
     params.role_session_name.reset();
@@ -127,7 +143,8 @@ TEST_CASE("build_create_session signs exactly the documented headers") {
     CHECK(r->request.target.rfind("/ra/sessions?", 0) == 0);
   }
   SUBCASE("more than five intermediates is refused") {
-    aws::SigningIdentity id{key.get(), issued.leaf_der, std::vector<std::string>(6, pki.intermediate_der()),
+    aws::SigningIdentity id{key.get(), issued.leaf_der,
+                            std::vector<std::string>(6, pki.intermediate_der()),
                             issued.serial_decimal};
     auto r = aws::build_create_session(params, *url, id, std::chrono::system_clock::now());
     REQUIRE_FALSE(r.has_value());

@@ -48,7 +48,9 @@ struct Harness {
     clock.t = t;
     return on(e);
   }
-  event::Issued issued(milliseconds remaining) { return {remaining, "2026-11-29T13:00:00Z", "renewed profile [p]"}; }
+  event::Issued issued(milliseconds remaining) {
+    return {remaining, "2026-11-29T13:00:00Z", "renewed profile [p]"};
+  }
   ScriptedRandom random;
   Scheduler scheduler;
   FakeClock clock;
@@ -69,7 +71,8 @@ milliseconds in_from_note(const std::string& text) {
 
 }  // namespace
 
-TEST_CASE("JWT starts at once; X.509 waits for the first SVID; a bundle-only update changes nothing") {
+TEST_CASE(
+    "JWT starts at once; X.509 waits for the first SVID; a bundle-only update changes nothing") {
   Harness jwt(false);
   CHECK(jwt.on(event::Started{}).exchange == Trigger::start);
 
@@ -100,9 +103,9 @@ TEST_CASE("renewal at half the remaining lifetime, jittered earlier, never below
       {hours(1), 0.999, seconds(1620) + milliseconds(180)},
       {seconds(900), 0.0, seconds(450)},
       {seconds(900), 1.0, seconds(405)},
-      {seconds(4), 0.0, seconds(2)},            // short test lifetimes: still half-life
-      {milliseconds(1500), 0.0, seconds(1)},    // the floor
-      {milliseconds(1000), 0.0, seconds(1)},    // exactly the floor left: still usable
+      {seconds(4), 0.0, seconds(2)},          // short test lifetimes: still half-life
+      {milliseconds(1500), 0.0, seconds(1)},  // the floor
+      {milliseconds(1000), 0.0, seconds(1)},  // exactly the floor left: still usable
   };
   for (const auto& row : rows) {
     CAPTURE(row.remaining.count());
@@ -119,8 +122,9 @@ TEST_CASE("renewal at half the remaining lifetime, jittered earlier, never below
     CHECK(*d.wake_at - h.clock.at(t) == row.expected);
     // The log rounds to a tenth of a second.
     CHECK(abs(in_from_note(d.notes.at(0).text) - row.expected) <= milliseconds(50));
-    CHECK(d.notes.at(0).text.find("renewed profile [p]; the credentials expire at 2026-11-29T13:00:00Z; next "
-                                  "renewal at") == 0);
+    CHECK(d.notes.at(0).text.find(
+              "renewed profile [p]; the credentials expire at 2026-11-29T13:00:00Z; next "
+              "renewal at") == 0);
     // Nothing happens before the time; the tick at the time exchanges.
     CHECK_FALSE(h.at(t + row.expected - milliseconds(1), event::Tick{}).exchange);
     CHECK(h.at(t + row.expected, event::Tick{}).exchange == Trigger::due);
@@ -144,7 +148,8 @@ TEST_CASE("the first renewal after start is spread over [2.5 %, 50 %] of the lif
 }
 
 TEST_CASE("an expiry already past counts as a failure: backoff, never a hot loop") {
-  for (const milliseconds remaining : {milliseconds(-hours(5)), milliseconds(0), milliseconds(999)}) {
+  for (const milliseconds remaining :
+       {milliseconds(-hours(5)), milliseconds(0), milliseconds(999)}) {
     CAPTURE(remaining.count());
     Harness h(false, {1.0, 1.0, 1.0});
     h.on(event::Started{});
@@ -153,7 +158,8 @@ TEST_CASE("an expiry already past counts as a failure: backoff, never a hot loop
     REQUIRE(d.wake_at);
     CHECK(*d.wake_at - h.clock.at(milliseconds(100)) == seconds(1));  // failure backoff, first step
     CHECK(h.scheduler.failures() == 1);
-    CHECK(notes_text(d).find("(nearly) past: is the clock right? renewing again at") != std::string::npos);
+    CHECK(notes_text(d).find("(nearly) past: is the clock right? renewing again at") !=
+          std::string::npos);
     CHECK(in_from_note(notes_text(d)) == seconds(1));
     // The next one, also past: the backoff doubles.
     REQUIRE(h.at(seconds(2), event::Tick{}).exchange == Trigger::retry);
@@ -167,17 +173,19 @@ TEST_CASE("failures back off exponentially to the cap; the log names the real ne
   for (int i = 0; i < 12; ++i) h.random.push(1.0);
   h.on(event::Started{});
   milliseconds t{0};
-  const milliseconds expected[] = {seconds(1), seconds(2), seconds(4), seconds(8), seconds(16),
-                                   seconds(32), seconds(60), seconds(60)};
+  const milliseconds expected[] = {seconds(1),  seconds(2),  seconds(4),  seconds(8),
+                                   seconds(16), seconds(32), seconds(60), seconds(60)};
   for (std::size_t i = 0; i < std::size(expected); ++i) {
     CAPTURE(i);
-    auto d = h.at(t, event::Failed{make_error(errc::server, "ServiceUnavailable: down (HTTP 503)")});
+    auto d =
+        h.at(t, event::Failed{make_error(errc::server, "ServiceUnavailable: down (HTTP 503)")});
     REQUIRE(d.wake_at);
     CHECK(*d.wake_at - h.clock.at(t) == expected[i]);
     const auto text = notes_text(d);
-    CHECK(text.find(fmt::format("renewal failed ({} in a row): ServiceUnavailable: down (HTTP 503); the file keeps "
-                                "the current credentials; next attempt at ",
-                                i + 1)) == 0);
+    CHECK(text.find(fmt::format(
+              "renewal failed ({} in a row): ServiceUnavailable: down (HTTP 503); the file keeps "
+              "the current credentials; next attempt at ",
+              i + 1)) == 0);
     CHECK(in_from_note(text) == expected[i]);
     t += expected[i];
     REQUIRE(h.at(t, event::Tick{}).exchange == Trigger::retry);
@@ -193,17 +201,21 @@ TEST_CASE("a rotation during a failure backoff exchanges at once and keeps the f
   for (int i = 0; i < 10; ++i) h.random.push(1.0);
   h.on(event::Started{});
   REQUIRE(h.at(milliseconds(0), event::SvidUpdate{true, "a"}).exchange == Trigger::start);
-  h.at(milliseconds(100), event::Failed{make_error(errc::denied, "AccessDeniedException: no (HTTP 403)")});
+  h.at(milliseconds(100),
+       event::Failed{make_error(errc::denied, "AccessDeniedException: no (HTTP 403)")});
   REQUIRE(h.at(milliseconds(1100), event::Tick{}).exchange == Trigger::retry);
-  h.at(milliseconds(1200), event::Failed{make_error(errc::denied, "AccessDeniedException: no (HTTP 403)")});
+  h.at(milliseconds(1200),
+       event::Failed{make_error(errc::denied, "AccessDeniedException: no (HTTP 403)")});
   REQUIRE(h.at(milliseconds(3200), event::Tick{}).exchange == Trigger::retry);
-  auto d = h.at(milliseconds(3300), event::Failed{make_error(errc::denied, "AccessDeniedException: no (HTTP 403)")});
+  auto d = h.at(milliseconds(3300),
+                event::Failed{make_error(errc::denied, "AccessDeniedException: no (HTTP 403)")});
   CHECK(*d.wake_at == h.clock.at(milliseconds(3300) + seconds(4)));  // third failure: 4 s
 
   d = h.at(milliseconds(4000), event::SvidUpdate{true, "b"});  // a new certificate may fix it
   CHECK(d.exchange == Trigger::rotation);
   CHECK(h.scheduler.failures() == 3);
-  d = h.at(milliseconds(4100), event::Failed{make_error(errc::denied, "AccessDeniedException: no (HTTP 403)")});
+  d = h.at(milliseconds(4100),
+           event::Failed{make_error(errc::denied, "AccessDeniedException: no (HTTP 403)")});
   CHECK(*d.wake_at == h.clock.at(milliseconds(4100) + seconds(8)));  // the backoff goes on growing
 }
 
@@ -211,7 +223,8 @@ TEST_CASE("a failure while a trigger is pending: the log says when the next atte
   Harness h(false, {1.0, 1.0, 1.0, 1.0});
   REQUIRE(h.on(event::Started{}).exchange == Trigger::start);
   CHECK_FALSE(h.at(milliseconds(10), event::Sighup{}).exchange);  // one exchange at a time...
-  CHECK(h.at(milliseconds(100), h.issued(hours(1))).exchange == Trigger::sighup);  // ...then the SIGHUP's
+  CHECK(h.at(milliseconds(100), h.issued(hours(1))).exchange ==
+        Trigger::sighup);  // ...then the SIGHUP's
   h.at(milliseconds(200), h.issued(hours(1)));
   REQUIRE(h.at(seconds(10), event::Sighup{}).exchange == Trigger::sighup);
   CHECK(h.at(seconds(11), event::Sighup{}).notes.size() == 2);  // noted; in flight, so it waits
@@ -219,7 +232,8 @@ TEST_CASE("a failure while a trigger is pending: the log says when the next atte
   // The backoff alone would say 1 s; the pending SIGHUP may not run before 10 s + 5 s.
   CHECK(*d.wake_at == h.clock.at(seconds(13)));
   CHECK(in_from_note(notes_text(d)) == seconds(1));
-  REQUIRE(h.at(seconds(13), event::Tick{}).exchange == Trigger::retry);  // the retry serves the SIGHUP too
+  REQUIRE(h.at(seconds(13), event::Tick{}).exchange ==
+          Trigger::retry);  // the retry serves the SIGHUP too
   d = h.at(seconds(14), event::Failed{make_error(errc::network, "connect failed")});
   CHECK(*d.wake_at == h.clock.at(seconds(16)));
 
@@ -234,7 +248,8 @@ TEST_CASE("a failure while a trigger is pending: the log says when the next atte
   CHECK(notes_text(d).find("retrying now (SIGHUP)") != std::string::npos);
 }
 
-TEST_CASE("a burst of rotations is coalesced: one exchange in flight, exchanges at least 5 s apart") {
+TEST_CASE(
+    "a burst of rotations is coalesced: one exchange in flight, exchanges at least 5 s apart") {
   Harness h(true);
   h.on(event::Started{});
   int exchanges = 0;
@@ -249,7 +264,8 @@ TEST_CASE("a burst of rotations is coalesced: one exchange in flight, exchanges 
   // Ten rotations in a second, the exchange taking 400 ms.
   std::string log;
   for (int i = 0; i < 10; ++i) {
-    auto d = count(h.at(seconds(60) + milliseconds(100 * i), event::SvidUpdate{true, "r" + std::to_string(i)}));
+    auto d = count(h.at(seconds(60) + milliseconds(100 * i),
+                        event::SvidUpdate{true, "r" + std::to_string(i)}));
     log += notes_text(d);
     if (i == 4) log += notes_text(count(h.at(seconds(60) + milliseconds(450), h.issued(hours(1)))));
   }
@@ -286,10 +302,12 @@ TEST_CASE("a burst of SIGHUPs is coalesced the same way") {
   CHECK(h.at(seconds(100), event::Sighup{}).exchange == Trigger::sighup);
 }
 
-TEST_CASE("a lost stream reconnects with backoff, reset by a message; a rejected one stops with 1") {
+TEST_CASE(
+    "a lost stream reconnects with backoff, reset by a message; a rejected one stops with 1") {
   Harness h(true, {1.0, 1.0, 1.0, 1.0, 1.0});
   h.on(event::Started{});
-  const auto lost = event::StreamLost{make_error(errc::workload_unavailable, "the Workload API is unavailable")};
+  const auto lost =
+      event::StreamLost{make_error(errc::workload_unavailable, "the Workload API is unavailable")};
   auto d = h.at(milliseconds(0), lost);
   REQUIRE(d.reconnect_at);
   CHECK(*d.reconnect_at == h.clock.at(seconds(1)));
@@ -303,7 +321,8 @@ TEST_CASE("a lost stream reconnects with backoff, reset by a message; a rejected
   CHECK(*d.reconnect_at == h.clock.at(seconds(10)));  // back to the first step
   CHECK_FALSE(d.stop);
 
-  d = h.at(seconds(10), event::StreamLost{make_error(errc::workload_rejected, "rejected (INVALID_ARGUMENT)")});
+  d = h.at(seconds(10),
+           event::StreamLost{make_error(errc::workload_rejected, "rejected (INVALID_ARGUMENT)")});
   CHECK(d.stop == 1);
   CHECK(notes_text(d).find("rejected (INVALID_ARGUMENT); giving up") != std::string::npos);
   CHECK_FALSE(h.at(seconds(11), event::SvidUpdate{true, "x"}).exchange);  // stopped: nothing more

@@ -1,6 +1,7 @@
-// Replays every case of test/data/rolesanywhere-vectors (the shared signing vectors): canonical request, string to sign and
-// Authorization are asserted separately so a failure points at the stage. RSA signatures are
-// deterministic and compared byte for byte; ECDSA ones are verified with the leaf's public key.
+// Replays every case of test/data/rolesanywhere-vectors (the shared signing vectors): canonical
+// request, string to sign and Authorization are asserted separately so a failure points at the
+// stage. RSA signatures are deterministic and compared byte for byte; ECDSA ones are verified with
+// the leaf's public key.
 #include <doctest/doctest.h>
 #include <openssl/pem.h>
 
@@ -64,7 +65,8 @@ Case load_case(const std::string& dir) {
       const auto amp = query.find('&');
       const auto pair = query.substr(0, amp);
       const auto eq = pair.find('=');
-      c.input.query.emplace_back(percent_decode(pair.substr(0, eq)), percent_decode(pair.substr(eq + 1)));
+      c.input.query.emplace_back(percent_decode(pair.substr(0, eq)),
+                                 percent_decode(pair.substr(eq + 1)));
       query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
     }
   }
@@ -87,7 +89,8 @@ Case load_case(const std::string& dir) {
   for (const auto& [name, value] : headers) {
     std::string lower = name;
     for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    if (signed_list.find(";" + lower + ";") != std::string::npos) c.input.headers.emplace_back(name, value);
+    if (signed_list.find(";" + lower + ";") != std::string::npos)
+      c.input.headers.emplace_back(name, value);
   }
   c.input.region = "us-east-1";
   return c;
@@ -111,9 +114,10 @@ crypto::X509Ptr load_cert(const std::string& path) {
 bool verify(X509* cert, std::string_view message, std::string_view sig) {
   EVP_PKEY* pub = X509_get0_pubkey(cert);
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  bool ok = EVP_DigestVerifyInit(ctx, nullptr, EVP_sha256(), nullptr, pub) == 1 &&
-            EVP_DigestVerify(ctx, reinterpret_cast<const unsigned char*>(sig.data()), sig.size(),
-                             reinterpret_cast<const unsigned char*>(message.data()), message.size()) == 1;
+  bool ok =
+      EVP_DigestVerifyInit(ctx, nullptr, EVP_sha256(), nullptr, pub) == 1 &&
+      EVP_DigestVerify(ctx, reinterpret_cast<const unsigned char*>(sig.data()), sig.size(),
+                       reinterpret_cast<const unsigned char*>(message.data()), message.size()) == 1;
   EVP_MD_CTX_free(ctx);
   return ok;
 }
@@ -142,7 +146,8 @@ TEST_CASE("canonical_query sorts by encoded key") {
 }
 
 TEST_CASE("signing vectors: RSA cases match byte for byte") {
-  for (const char* name : {"rsa-helper-style", "rsa-helper-style-chain-sessionname", "rsa-doc-style-body-params"}) {
+  for (const char* name :
+       {"rsa-helper-style", "rsa-helper-style-chain-sessionname", "rsa-doc-style-body-params"}) {
     CAPTURE(name);
     const std::string dir = kDir + "/" + name;
     const Case c = load_case(dir);
@@ -165,7 +170,8 @@ TEST_CASE("signing vectors: ECDSA case verifies with the leaf key") {
   const Case c = load_case(dir);
   const auto [canonical, signed_headers] = aws::canonical_request(c.input);
   CHECK(canonical == read_file(dir + "/canonical_request.txt"));
-  const std::string sts = aws::string_to_sign(crypto::KeyType::ec, c.input.amz_date, c.input.region, canonical);
+  const std::string sts =
+      aws::string_to_sign(crypto::KeyType::ec, c.input.amz_date, c.input.region, canonical);
   CHECK(sts == read_file(dir + "/string_to_sign.txt"));
 
   auto key = load_key(kDir + "/ec-leaf-key.pem");
@@ -185,7 +191,9 @@ TEST_CASE("signing vectors: ECDSA case verifies with the leaf key") {
 }
 
 TEST_CASE("header values are trimmed and inner spaces collapsed; names lowercased and sorted") {
-  aws::SigningInput in{"POST", "/sessions", {}, {{"X-B", "  a   b  "}, {"Host", "h"}}, "", "20250115T093000Z", "us-east-1"};
+  aws::SigningInput in{
+      "POST", "/sessions",        {},         {{"X-B", "  a   b  "}, {"Host", "h"}},
+      "",     "20250115T093000Z", "us-east-1"};
   const auto [canonical, signed_headers] = aws::canonical_request(in);
   CHECK(signed_headers == "host;x-b");
   CHECK(canonical.find("host:h\nx-b:a b\n\nhost;x-b\n") != std::string::npos);

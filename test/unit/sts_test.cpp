@@ -21,7 +21,8 @@ net::Url url(std::string_view text) {
 
 constexpr char kSecret[] = "uhqQWDKeADAu72bi+MrtOPlXlaoqGZoteUFPrRjQ";
 constexpr char kSessionToken[] =
-    "FQoGZXIvYXdzEBYaDbHGIcx+RFNYVhENsvrLmBd7o+AGubDDYU9kDqZOrdKX1H9PRuIE28VVge1Ig82hm+I8UfkqWljaM1HQ"
+    "FQoGZXIvYXdzEBYaDbHGIcx+RFNYVhENsvrLmBd7o+AGubDDYU9kDqZOrdKX1H9PRuIE28VVge1Ig82hm+"
+    "I8UfkqWljaM1HQ"
     "Z9A6RMSxwwIeIuT9nMg3J9GhdmbHXcuXYKJKEiglEWEsnI27rP+o4kloM8ONBLMAIUPLRrFHzeDGaCgYKBnZ0ZJ/VCSo=";
 
 // What moto_server answers (one line, default namespace); real STS sends the same shape.
@@ -65,7 +66,8 @@ TEST_CASE("default STS endpoints, .com.cn in the China partition") {
   CHECK(aws::default_sts_endpoint("eu-central-2") == "https://sts.eu-central-2.amazonaws.com");
   CHECK(aws::default_sts_endpoint("us-gov-west-1") == "https://sts.us-gov-west-1.amazonaws.com");
   CHECK(aws::default_sts_endpoint("cn-north-1") == "https://sts.cn-north-1.amazonaws.com.cn");
-  CHECK(aws::default_sts_endpoint("cn-northwest-1") == "https://sts.cn-northwest-1.amazonaws.com.cn");
+  CHECK(aws::default_sts_endpoint("cn-northwest-1") ==
+        "https://sts.cn-northwest-1.amazonaws.com.cn");
   CHECK(net::parse_url(aws::default_sts_endpoint("cn-north-1")).has_value());
 }
 
@@ -75,8 +77,8 @@ TEST_CASE("the request carries every parameter form-encoded in the body, the tok
   params.role_arn = "arn:aws:iam::123456789012:role/web/app";
   params.role_session_name = "my session~1";
   params.duration_seconds = 900;
-  const auto request =
-      aws::build_assume_role_with_web_identity(url("https://sts.us-east-1.amazonaws.com"), params, token);
+  const auto request = aws::build_assume_role_with_web_identity(
+      url("https://sts.us-east-1.amazonaws.com"), params, token);
   CHECK(request.method == "POST");
   CHECK(request.target == "/");
   CHECK(request.body ==
@@ -86,8 +88,10 @@ TEST_CASE("the request carries every parameter form-encoded in the body, the tok
         "&WebIdentityToken=eyJ%2Ba%2Fb%3D.c%2Bd%2Fe%3D%3D.f%2Fg%2Bh%3D");
   REQUIRE(request.headers.size() == 4);
   CHECK(request.headers[0] ==
-        std::pair<std::string, std::string>{"Content-Type", "application/x-www-form-urlencoded; charset=utf-8"});
-  CHECK(request.headers[1] == std::pair<std::string, std::string>{"Host", "sts.us-east-1.amazonaws.com"});
+        std::pair<std::string, std::string>{"Content-Type",
+                                            "application/x-www-form-urlencoded; charset=utf-8"});
+  CHECK(request.headers[1] ==
+        std::pair<std::string, std::string>{"Host", "sts.us-east-1.amazonaws.com"});
   CHECK(request.headers[2] == std::pair<std::string, std::string>{"Accept", "text/xml"});
   CHECK(request.headers[3].first == "User-Agent");
   CHECK(request.headers[3].second.rfind("aws-spiffe-workload-helper/", 0) == 0);
@@ -106,7 +110,8 @@ TEST_CASE("without a role ARN or session name only the required parameters are s
       url("http://127.0.0.1:8443/sts/proxy"), aws::WebIdentityParams{}, "a.b.c");
   CHECK(request.target == "/sts/proxy");
   CHECK(request.body ==
-        "Action=AssumeRoleWithWebIdentity&Version=2011-06-15&DurationSeconds=3600&WebIdentityToken=a.b.c");
+        "Action=AssumeRoleWithWebIdentity&Version=2011-06-15&DurationSeconds=3600&WebIdentityToken="
+        "a.b.c");
   CHECK(request.headers[1] == std::pair<std::string, std::string>{"Host", "127.0.0.1:8443"});
   const auto v6 = aws::build_assume_role_with_web_identity(url("http://[::1]:5000"), {}, "t");
   CHECK(v6.target == "/");
@@ -129,9 +134,11 @@ TEST_CASE("elements are matched by local name, whatever the namespace prefix") {
     <sts:SubjectFromWebIdentityToken>spiffe://example.org/w</sts:SubjectFromWebIdentityToken>
     <sts:Credentials>
       <sts:SessionToken>
-        )") + kSessionToken + R"(
+        )") + kSessionToken +
+                           R"(
       </sts:SessionToken>
-      <sts:SecretAccessKey><![CDATA[)" + kSecret + R"(]]></sts:SecretAccessKey>
+      <sts:SecretAccessKey><![CDATA[)" +
+                           kSecret + R"(]]></sts:SecretAccessKey>
       <sts:Expiration>2026-11-24T13:00:00Z</sts:Expiration>
       <sts:AccessKeyId>ASIAIOSFODNN7EXAMPLE</sts:AccessKeyId>
     </sts:Credentials>
@@ -148,8 +155,10 @@ TEST_CASE("elements are matched by local name, whatever the namespace prefix") {
 
 TEST_CASE("STS errors carry code and message and are classified") {
   auto denied = failure(response(
-      403, sts_error_xml("AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity")));
-  CHECK(denied.message == "AccessDenied: Not authorized to perform sts:AssumeRoleWithWebIdentity (HTTP 403)");
+      403,
+      sts_error_xml("AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity")));
+  CHECK(denied.message ==
+        "AccessDenied: Not authorized to perform sts:AssumeRoleWithWebIdentity (HTTP 403)");
   CHECK(denied.cls == errc::denied);
   CHECK_FALSE(denied.retryable());
 
@@ -161,16 +170,19 @@ TEST_CASE("STS errors carry code and message and are classified") {
   CHECK(failure(response(400, sts_error_xml("RequestLimitExceeded", "x"))).cls == errc::throttled);
   CHECK(failure(response(429, sts_error_xml("SomethingElse", "x"))).cls == errc::throttled);
 
-  auto unavailable = failure(response(503, sts_error_xml("ServiceUnavailable", "Service is unavailable")));
+  auto unavailable =
+      failure(response(503, sts_error_xml("ServiceUnavailable", "Service is unavailable")));
   CHECK(unavailable.message == "ServiceUnavailable: Service is unavailable (HTTP 503)");
   CHECK(unavailable.cls == errc::server);
   CHECK(unavailable.retryable());
 
-  auto idp = failure(response(400, sts_error_xml("IDPCommunicationError", "Couldn't retrieve verification key")));
+  auto idp = failure(
+      response(400, sts_error_xml("IDPCommunicationError", "Couldn't retrieve verification key")));
   CHECK(idp.cls == errc::server);
   CHECK(idp.retryable());
 
-  for (const char* code : {"InvalidIdentityToken", "ExpiredTokenException", "IDPRejectedClaim", "ValidationError"}) {
+  for (const char* code :
+       {"InvalidIdentityToken", "ExpiredTokenException", "IDPRejectedClaim", "ValidationError"}) {
     CAPTURE(code);
     auto e = failure(response(400, sts_error_xml(code, "m")));
     CHECK(e.cls == errc::denied);
@@ -179,11 +191,13 @@ TEST_CASE("STS errors carry code and message and are classified") {
 
   // Nested in <Errors>, as older moto sends it; no message; an error in a 200.
   auto nested = failure(response(
-      400, "<ErrorResponse><Errors><Error><Code>InvalidParameterValue</Code><Message>bad</Message>"
-           "</Error></Errors></ErrorResponse>"));
+      400,
+      "<ErrorResponse><Errors><Error><Code>InvalidParameterValue</Code><Message>bad</Message>"
+      "</Error></Errors></ErrorResponse>"));
   CHECK(nested.message == "InvalidParameterValue: bad (HTTP 400)");
-  CHECK(failure(response(403, "<ErrorResponse><Error><Code>AccessDenied</Code></Error></ErrorResponse>")).message ==
-        "AccessDenied: no error message in the response (HTTP 403)");
+  CHECK(failure(response(403,
+                         "<ErrorResponse><Error><Code>AccessDenied</Code></Error></ErrorResponse>"))
+            .message == "AccessDenied: no error message in the response (HTTP 403)");
   CHECK(failure(response(400, "<ErrorResponse/>")).message ==
         "HTTP 400: no error message in the response (HTTP 400)");
   CHECK(failure(response(200, sts_error_xml("AccessDenied", "no"))).cls == errc::denied);
@@ -194,13 +208,16 @@ TEST_CASE("STS errors carry code and message and are classified") {
 
 TEST_CASE("non-XML error pages are reported with a short sanitized excerpt") {
   auto bad_gateway = failure(response(
-      502, "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad "
-           "Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"));
+      502,
+      "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad "
+      "Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"));
   CHECK(bad_gateway.cls == errc::server);
   CHECK(bad_gateway.retryable());
   CHECK(bad_gateway.message ==
-        "HTTP 502 from STS without an error document: \"<html> <head><title>502 Bad Gateway</title></head> "
-        "<body> <center><h1>502 Bad Gateway</h1></center> <hr><center>nginx</center> </body> </html>\"");
+        "HTTP 502 from STS without an error document: \"<html> <head><title>502 Bad "
+        "Gateway</title></head> "
+        "<body> <center><h1>502 Bad Gateway</h1></center> <hr><center>nginx</center> </body> "
+        "</html>\"");
 
   // Well-formed XML that isn't an STS error is an error page too.
   auto xhtml = failure(response(504, "<html><body><p>Gateway Timeout</p></body></html>"));
@@ -224,13 +241,15 @@ TEST_CASE("non-XML error pages are reported with a short sanitized excerpt") {
   auto blobs = failure(response(500, std::string(5000, 'x') + " " + std::string(5000, 'y')));
   CHECK(blobs.message == "HTTP 500 from STS without an error document: \"[redacted] [redacted]\"");
 
-  auto control = failure(response(400, std::string("bad\x01request\x1b[31m\xc3\xa9") + "\n\n  end"));
+  auto control =
+      failure(response(400, std::string("bad\x01request\x1b[31m\xc3\xa9") + "\n\n  end"));
   CHECK(control.message ==
         "HTTP 400 from STS without an error document: \"bad\\x01request\\x1b[31m\\xc3\\xa9 end\"");
 
   // A page that echoes the request's token shows no token.
   const std::string jwt =
-      "eyJhbGciOiJFUzI1NiIsImtpZCI6ImsxIiwidHlwIjoiSldUIn0.eyJzdWIiOiJzcGlmZmU6Ly9leGFtcGxlLm9yZy93Iiw"
+      "eyJhbGciOiJFUzI1NiIsImtpZCI6ImsxIiwidHlwIjoiSldUIn0."
+      "eyJzdWIiOiJzcGlmZmU6Ly9leGFtcGxlLm9yZy93Iiw"
       "iYXVkIjpbInN0cy5hbWF6b25hd3MuY29tIl0sImV4cCI6MTgwMDAwMDYwMH0.c2lnbmF0dXJlLWJ5dGVz";
   auto echo = failure(response(400, "<p>invalid request: WebIdentityToken=" + jwt + "</p"));
   CHECK(echo.message.find("eyJ") == std::string::npos);
@@ -240,8 +259,9 @@ TEST_CASE("non-XML error pages are reported with a short sanitized excerpt") {
 TEST_CASE("malformed or incomplete success responses are protocol errors, never crashes") {
   const std::string good = moto_success();
   for (const std::string& body :
-       {std::string(), std::string("not xml"), std::string("{\"SecretAccessKey\":\"") + kSecret + "\"}",
-        good.substr(0, good.size() / 2), good.substr(0, good.size() - 1), std::string("<a><b></a>"),
+       {std::string(), std::string("not xml"),
+        std::string("{\"SecretAccessKey\":\"") + kSecret + "\"}", good.substr(0, good.size() / 2),
+        good.substr(0, good.size() - 1), std::string("<a><b></a>"),
         std::string("\xff\xfe<\0a\0/\0>\0", 8)}) {
     CAPTURE(body.size());
     auto e = failure(response(200, body));
@@ -253,8 +273,9 @@ TEST_CASE("malformed or incomplete success responses are protocol errors, never 
         "STS response is not an AssumeRoleWithWebIdentityResponse");
   CHECK(failure(response(200, "<AssumeRoleWithWebIdentityResponse/>")).message ==
         "STS response has no AssumeRoleWithWebIdentityResult");
-  CHECK(failure(response(200, "<AssumeRoleWithWebIdentityResponse><AssumeRoleWithWebIdentityResult>"
-                              "</AssumeRoleWithWebIdentityResult></AssumeRoleWithWebIdentityResponse>"))
+  CHECK(failure(response(200,
+                         "<AssumeRoleWithWebIdentityResponse><AssumeRoleWithWebIdentityResult>"
+                         "</AssumeRoleWithWebIdentityResult></AssumeRoleWithWebIdentityResponse>"))
             .message == "STS response has no Credentials");
 
   for (const char* field : {"AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration"}) {
@@ -272,10 +293,13 @@ TEST_CASE("malformed or incomplete success responses are protocol errors, never 
     std::string empty = good;
     const auto value = empty.find(open) + open.size();
     empty.erase(value, empty.find(close) - value);
-    CHECK(failure(response(200, empty)).message == fmt::format("STS response has no Credentials/{}", field));
+    CHECK(failure(response(200, empty)).message ==
+          fmt::format("STS response has no Credentials/{}", field));
   }
   // Credentials outside the expected path don't count.
-  CHECK(failure(response(200, "<AssumeRoleWithWebIdentityResponse><Credentials><AccessKeyId>a</AccessKeyId>"
-                              "</Credentials></AssumeRoleWithWebIdentityResponse>"))
+  CHECK(failure(
+            response(200,
+                     "<AssumeRoleWithWebIdentityResponse><Credentials><AccessKeyId>a</AccessKeyId>"
+                     "</Credentials></AssumeRoleWithWebIdentityResponse>"))
             .message == "STS response has no AssumeRoleWithWebIdentityResult");
 }

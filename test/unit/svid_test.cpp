@@ -8,7 +8,8 @@ using namespace awh;
 namespace {
 
 spiffe::RawX509Svid raw(const testpeers::IssuedSvid& s, std::string bundle, std::string hint = "") {
-  return spiffe::RawX509Svid{s.spiffe_id, s.chain_der, s.key_pkcs8_der, std::move(bundle), std::move(hint)};
+  return spiffe::RawX509Svid{s.spiffe_id, s.chain_der, s.key_pkcs8_der, std::move(bundle),
+                             std::move(hint)};
 }
 
 }  // namespace
@@ -27,7 +28,8 @@ TEST_CASE("SPIFFE ID syntax") {
 
 TEST_CASE("X.509-SVIDs of every supported key type parse, with and without intermediates") {
   testpeers::TestPki pki;
-  for (auto kind : {testpeers::KeyKind::rsa2048, testpeers::KeyKind::p256, testpeers::KeyKind::p384}) {
+  for (auto kind :
+       {testpeers::KeyKind::rsa2048, testpeers::KeyKind::p256, testpeers::KeyKind::p384}) {
     for (bool via_intermediate : {false, true}) {
       CAPTURE(testpeers::to_string(kind));
       CAPTURE(via_intermediate);
@@ -38,7 +40,8 @@ TEST_CASE("X.509-SVIDs of every supported key type parse, with and without inter
       CHECK(svid->serial_decimal == issued.serial_decimal);
       CHECK(svid->leaf_der == issued.leaf_der);
       CHECK(svid->intermediates_der.size() == (via_intermediate ? 1u : 0u));
-      CHECK(svid->key_type == (kind == testpeers::KeyKind::rsa2048 ? crypto::KeyType::rsa : crypto::KeyType::ec));
+      CHECK(svid->key_type ==
+            (kind == testpeers::KeyKind::rsa2048 ? crypto::KeyType::rsa : crypto::KeyType::ec));
       const auto left = svid->not_after - std::chrono::system_clock::now();
       CHECK(left > std::chrono::minutes(55));
       CHECK(left <= std::chrono::minutes(61));
@@ -63,7 +66,8 @@ TEST_CASE("bad SVIDs are refused with the reason") {
 
   auto garbage_cert = raw(a, "");
   garbage_cert.cert_chain_der = "not DER";
-  CHECK(spiffe::parse_x509_svid(garbage_cert).error().message.find("not valid DER") != std::string::npos);
+  CHECK(spiffe::parse_x509_svid(garbage_cert).error().message.find("not valid DER") !=
+        std::string::npos);
 
   auto truncated = raw(a, "");
   truncated.cert_chain_der.resize(truncated.cert_chain_der.size() / 2);
@@ -91,9 +95,11 @@ TEST_CASE("SVID selection by hint and SPIFFE ID") {
   CHECK(*spiffe::select_svid(svids, {}) == 0);
   CHECK(*spiffe::select_svid(svids, {std::string("external"), std::nullopt}) == 1);
   CHECK(*spiffe::select_svid(svids, {std::nullopt, std::string("spiffe://example.org/c")}) == 2);
-  CHECK(*spiffe::select_svid(svids, {std::string("external"), std::string("spiffe://example.org/c")}) == 2);
+  CHECK(*spiffe::select_svid(
+            svids, {std::string("external"), std::string("spiffe://example.org/c")}) == 2);
 
-  auto none = spiffe::select_svid(svids, {std::string("internal"), std::string("spiffe://example.org/c")});
+  auto none =
+      spiffe::select_svid(svids, {std::string("internal"), std::string("spiffe://example.org/c")});
   REQUIRE_FALSE(none.has_value());
   CHECK(none.error().cls == errc::not_found);
   CHECK(none.error().message ==
@@ -111,9 +117,12 @@ TEST_CASE("JWT-SVID selection follows the same rules and messages") {
   };
   CHECK(*spiffe::select_jwt_svid(svids, {}) == 0);
   CHECK(*spiffe::select_jwt_svid(svids, {std::string("external"), std::nullopt}) == 1);
-  CHECK(*spiffe::select_jwt_svid(svids, {std::nullopt, std::string("spiffe://example.org/c")}) == 2);
-  CHECK(*spiffe::select_jwt_svid(svids, {std::string("external"), std::string("spiffe://example.org/c")}) == 2);
-  CHECK(*spiffe::select_jwt_svid(svids, {std::nullopt, std::string("spiffe://example.org/a")}) == 0);
+  CHECK(*spiffe::select_jwt_svid(svids, {std::nullopt, std::string("spiffe://example.org/c")}) ==
+        2);
+  CHECK(*spiffe::select_jwt_svid(
+            svids, {std::string("external"), std::string("spiffe://example.org/c")}) == 2);
+  CHECK(*spiffe::select_jwt_svid(svids, {std::nullopt, std::string("spiffe://example.org/a")}) ==
+        0);
 
   auto none = spiffe::select_jwt_svid(svids, {std::string("internal"), std::nullopt});
   REQUIRE_FALSE(none.has_value());
@@ -123,9 +132,11 @@ TEST_CASE("JWT-SVID selection follows the same rules and messages") {
         "spiffe://example.org/b (hint 'external'), spiffe://example.org/c (hint 'external')");
   CHECK(none.error().message.find("sig-") == std::string::npos);  // never the tokens
 
-  auto wrong_id = spiffe::select_jwt_svid(svids, {std::nullopt, std::string("spiffe://example.org/z")});
+  auto wrong_id =
+      spiffe::select_jwt_svid(svids, {std::nullopt, std::string("spiffe://example.org/z")});
   REQUIRE_FALSE(wrong_id.has_value());
-  CHECK(wrong_id.error().message.rfind("no SVID matches SPIFFE ID spiffe://example.org/z; available: ", 0) == 0);
+  CHECK(wrong_id.error().message.rfind(
+            "no SVID matches SPIFFE ID spiffe://example.org/z; available: ", 0) == 0);
 
   auto empty = spiffe::select_jwt_svid({}, {});
   REQUIRE_FALSE(empty.has_value());
@@ -134,8 +145,9 @@ TEST_CASE("JWT-SVID selection follows the same rules and messages") {
 }
 
 TEST_CASE("X.509 and JWT selection agree on the same labels") {
-  const std::vector<std::pair<std::string, std::string>> labels{
-      {"spiffe://example.org/a", "x"}, {"spiffe://example.org/b", ""}, {"spiffe://example.org/a", "y"}};
+  const std::vector<std::pair<std::string, std::string>> labels{{"spiffe://example.org/a", "x"},
+                                                                {"spiffe://example.org/b", ""},
+                                                                {"spiffe://example.org/a", "y"}};
   std::vector<spiffe::RawX509Svid> x509;
   std::vector<spiffe::RawJwtSvid> jwt;
   for (const auto& [id, hint] : labels) {
