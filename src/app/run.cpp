@@ -18,19 +18,13 @@
 #include "net/http_client.hpp"
 #include "spiffe/workload_client.hpp"
 #include "util/log.hpp"
+#include "util/overload.hpp"
 #include "util/spawn.hpp"
 
 namespace awh::app {
 namespace {
 
 namespace asio = boost::asio;
-
-template <class... F>
-struct Overload : F... {
-  using F::operator()...;
-};
-template <class... F>
-Overload(F...) -> Overload<F...>;
 
 // A one-shot run must never outlive --timeout by much, whatever blocks. The watchdog ends the
 // process (exit 1, nothing on stdout) a little after the deadline unless the run has finished
@@ -68,7 +62,7 @@ class Watchdog {
 };
 
 std::unique_ptr<engine::Sink> make_sink(const Output& output) {
-  return std::visit(Overload{
+  return std::visit(util::Overload{
                         [](const ToStdout&) -> std::unique_ptr<engine::Sink> {
                           return std::make_unique<engine::StdoutSink>();
                         },
@@ -81,7 +75,7 @@ std::unique_ptr<engine::Sink> make_sink(const Output& output) {
 
 std::unique_ptr<engine::IdentitySource> make_source(const Plan& plan,
                                                     spiffe::WorkloadClient& workload) {
-  return std::visit(Overload{
+  return std::visit(util::Overload{
                         [&](const RolesAnywhere&) -> std::unique_ptr<engine::IdentitySource> {
                           return std::make_unique<engine::X509Source>(workload, plan.selector);
                         },
@@ -94,7 +88,7 @@ std::unique_ptr<engine::IdentitySource> make_source(const Plan& plan,
 }
 
 std::unique_ptr<engine::Exchanger> make_exchanger(const Plan& plan, net::HttpClient& http) {
-  return std::visit(Overload{
+  return std::visit(util::Overload{
                         [&](const RolesAnywhere& ra) -> std::unique_ptr<engine::Exchanger> {
                           return std::make_unique<engine::RolesAnywhereExchanger>(
                               http, plan.endpoint, ra.session);

@@ -4,17 +4,11 @@
 
 #include <algorithm>
 
+#include "util/overload.hpp"
 #include "util/time.hpp"
 
 namespace awh::engine {
 namespace {
-
-template <class... F>
-struct Overload : F... {
-  using F::operator()...;
-};
-template <class... F>
-Overload(F...) -> Overload<F...>;
 
 std::string at_text(Now now, SteadyTime when) {
   const auto delay = std::chrono::duration_cast<milliseconds>(when - now.steady);
@@ -52,7 +46,7 @@ Scheduler::Scheduler(RenewalPolicy policy, bool stream, Random& random, std::str
 Decision Scheduler::on(const Event& e, Now now) {
   if (stopping_) return {};
   return std::visit(
-      Overload{
+      util::Overload{
           [&](const event::Started&) { return started(now); },
           [&](const event::SvidUpdate& u) { return svid(u, now); },
           [&](const event::Issued& i) { return issued(i, now); },

@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <cerrno>
+
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -182,6 +184,7 @@ TEST_CASE("a dangling symlink is an error and is left alone") {
   const auto r = write_file_atomically(link, "new");
   REQUIRE_FALSE(r.has_value());
   CHECK(r.error().cls == awh::errc::file);
+  CHECK(r.error().sys_errno == ENOENT);  // the system's own code travels with the error
   CHECK(contains(r.error().message, link));
   CHECK(contains(r.error().message, "(the file was not changed)"));
   CHECK(fs::is_symlink(link));

@@ -3,6 +3,7 @@
 
 #include <boost/json/parse.hpp>
 
+#include "aws/errors.hpp"
 #include "aws/rolesanywhere.hpp"
 #include "test_pki.hpp"
 
@@ -55,6 +56,27 @@ TEST_CASE("malformed or incomplete responses are protocol errors, never crashes"
   CHECK(missing.error().message.find("sessionToken") != std::string::npos);
 }
 
+TEST_CASE("AWS error codes are classified in one place for both protocols") {
+  for (const char* code : {"Throttling", "ThrottlingException", "TooManyRequestsException",
+                           "RequestLimitExceeded", "SlowDown", "RequestThrottledException"}) {
+    CAPTURE(code);
+    CHECK(aws::is_throttling_code(code));
+    CHECK(aws::classify_aws_error(400, code) == errc::throttled);
+  }
+  CHECK(aws::classify_aws_error(429, "") == errc::throttled);
+  CHECK(aws::classify_aws_error(503, "ServiceUnavailable") == errc::server);
+  CHECK(aws::classify_aws_error(400, "IDPCommunicationError") == errc::server);
+  CHECK(aws::classify_aws_error(403, "AccessDeniedException") == errc::denied);
+  CHECK_FALSE(aws::is_throttling_code("AccessDenied"));
+  // A peer's code and message are escaped and bounded before they reach a log line.
+  const auto e = aws::make_aws_error(500, "Bad\nCode", std::string(2000, 'x') + "\x1b[31m");
+  CHECK(e.message.find('\n') == std::string::npos);
+  CHECK(e.message.find("Bad\\nCode: ") == 0);
+  CHECK(e.message.size() < 700);
+  CHECK(e.aws_code == "Bad\\nCode");
+  CHECK(aws::make_aws_error(502, "", "gateway").message == "HTTP 502: gateway (HTTP 502)");
+}
+
 TEST_CASE("AWS errors carry code and message and are classified") {
   auto denied =
       aws::aws_error(response(403, R"({"message":"Invalid signature"})",
@@ -62,6 +84,9 @@ TEST_CASE("AWS errors carry code and message and are classified") {
   CHECK(denied.message == "AccessDeniedException: Invalid signature (HTTP 403)");
   CHECK(denied.cls == errc::denied);
   CHECK_FALSE(denied.retryable());
+  // The original codes travel with the error, for callers and metrics.
+  CHECK(denied.http_status == 403);
+  CHECK(denied.aws_code == "AccessDeniedException");
 
   auto typed = aws::aws_error(
       response(400, R"({"__type":"com.amazon#ValidationException","Message":"bad"})"));
@@ -71,6 +96,8 @@ TEST_CASE("AWS errors carry code and message and are classified") {
       response(400, R"({"message":"slow"})", {{"X-Amzn-ErrorType", "ThrottlingException"}}));
   CHECK(throttled.cls == errc::throttled);
   CHECK(throttled.retryable());
+  CHECK(throttled.http_status == 400);
+  CHECK(throttled.aws_code == "ThrottlingException");
   CHECK(aws::aws_error(response(429, "")).retryable());
 
   auto server = aws::aws_error(response(503, "<html>oops</html>"));
