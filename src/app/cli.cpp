@@ -11,6 +11,7 @@
 #include "aws/arn.hpp"
 #include "creds/ini.hpp"
 #include "spiffe/address.hpp"
+#include "util/ip.hpp"
 #include "util/strings.hpp"
 
 namespace awh::app {
@@ -18,7 +19,7 @@ namespace {
 
 // The command table: each command is one row (which exchange, which output, one-shot or daemon).
 enum class ExchangeKind { x509, jwt };
-enum class OutputKind { stdout_json, file };
+enum class OutputKind { stdout_json, file, server };
 struct CommandRow {
   const char* name;
   ExchangeKind exchange;
@@ -42,6 +43,12 @@ constexpr CommandRow kCommands[] = {
     {"jwt-credential-file", ExchangeKind::jwt, OutputKind::file, Mode::daemon,
      "Keep a profile in an AWS credentials file fresh with STS AssumeRoleWithWebIdentity: a daemon "
      "that renews at half-life (a fresh JWT-SVID each time) and on SIGHUP"},
+    {"x509-serve", ExchangeKind::x509, OutputKind::server, Mode::daemon,
+     "Serve the credentials on a local endpoint that AWS SDKs poll (container credential provider), "
+     "renewed in the background from the X.509-SVID"},
+    {"jwt-serve", ExchangeKind::jwt, OutputKind::server, Mode::daemon,
+     "Serve the credentials on a local endpoint that AWS SDKs poll (container credential provider), "
+     "renewed in the background with STS AssumeRoleWithWebIdentity"},
     {"jwt-credential-file-oneshot", ExchangeKind::jwt, OutputKind::file, Mode::once,
      "Exchange a JWT-SVID once with STS and write the credentials to a profile in an AWS "
      "credentials file"},
@@ -60,7 +67,14 @@ struct Raw {
   std::string profile = "default";
   bool force = false;
   bool replace = false;
+  std::vector<std::string> binds;
+  bool allow_remote = false;
+  std::string token_file;
+  bool listen_before_ready = false;
 };
+
+// The local endpoint's default port (no registered meaning; the same for every instance).
+constexpr unsigned kDefaultServePort = 9911;
 
 Result<int> parse_int(std::string_view flag, const std::string& text) {
   if (text.size() > 9 || !util::all_digits(text)) {
@@ -131,6 +145,81 @@ void add_file(CLI::App& cmd, Raw& raw) {
                "Overwrite the file if it can't be parsed (other profiles in it are lost)");
   cmd.add_flag("--replace", raw.replace,
                "Write only our profile, dropping everything else in the file");
+}
+
+void add_serve(CLI::App& cmd, Raw& raw) {
+  cmd.add_option("--bind", raw.binds,
+                 fmt::format("Listen on ADDR:PORT (an IP literal, [v6]:port; repeatable; default 127.0.0.1:{0} "
+                             "and [::1]:{0}; port 0: any free port)",
+                             kDefaultServePort))
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+      ->allow_extra_args(false);
+  cmd.add_flag("--allow-remote", raw.allow_remote, "Allow --bind on an address that is not loopback");
+  cmd.add_option("--token-file", raw.token_file,
+                 "Where to write the bearer token SDKs send (0600; AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE)")
+      ->required();
+  cmd.add_flag("--listen-before-ready", raw.listen_before_ready,
+               "Listen at once, answering 503 until the first credentials arrive");
+}
+
+// ADDR:PORT with ADDR an IPv4 literal or a bracketed IPv6 literal; port 0..65535.
+Result<BindAddress> parse_bind(const std::string& text, bool allow_remote) {
+  const auto bad = [&](std::string_view why) {
+    return make_error(errc::usage, fmt::format("--bind: '{}' {}", text, why));
+  };
+  std::string host;
+  std::string port;
+  if (!text.empty() && text.front() == '[') {
+    const auto close = text.find(']');
+    if (close == std::string::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+      return bad("is not [IPv6]:PORT");
+    }
+    host = text.substr(1, close - 1);
+    port = text.substr(close + 2);
+  } else {
+    const auto colon = text.rfind(':');
+    if (colon == std::string::npos) return bad("has no port (ADDR:PORT)");
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+    if (host.find(':') != std::string::npos) return bad("is an IPv6 address without brackets ([ADDR]:PORT)");
+  }
+  auto ip = util::parse_ip(host);
+  if (!ip) return bad("does not start with an IP address (host names are not resolved)");
+  const bool any_port = port == "0";
+  const auto number = util::parse_port(port);
+  if (!any_port && !number) return bad("has no valid port (0..65535)");
+  if (!ip->loopback && !allow_remote) {
+    return bad("is not a loopback address; the credentials would be reachable from other hosts (add "
+               "--allow-remote if that is what you want)");
+  }
+  return BindAddress{ip->text, any_port ? 0u : *number};
+}
+
+Result<ToServer> validate_server(const Raw& raw, const Plan& plan) {
+  ToServer out;
+  if (raw.token_file.empty()) return make_error(errc::usage, "--token-file: the path is empty");
+  if (raw.token_file.back() == '/') {
+    return make_error(errc::usage,
+                      fmt::format("--token-file: '{}' names a directory, not a file", raw.token_file));
+  }
+  out.token_file = raw.token_file;
+  out.listen_before_ready = raw.listen_before_ready;
+  out.default_binds = raw.binds.empty();
+  if (raw.binds.empty()) {
+    out.binds = {{"127.0.0.1", kDefaultServePort}, {"::1", kDefaultServePort}};
+  } else {
+    for (const auto& b : raw.binds) {
+      AWH_TRY(bind, parse_bind(b, raw.allow_remote));
+      out.binds.push_back(std::move(*bind));
+    }
+  }
+  std::optional<std::string> role;
+  if (const auto* ra = std::get_if<RolesAnywhere>(&plan.exchange)) role = ra->session.role_arn;
+  if (const auto* sts = std::get_if<Sts>(&plan.exchange)) role = sts->params.role_arn;
+  if (role) {
+    if (auto arn = aws::parse_arn(*role)) out.account_id = arn->account;
+  }
+  return out;
 }
 
 Result<creds::FileTarget> validate_file(const Raw& raw) {
@@ -254,6 +343,10 @@ Result<Plan> validate(const Raw& raw, const Getenv& getenv, const CommandRow& ro
     AWH_TRY(file, validate_file(raw));
     o.output = ToFile{std::move(*file)};
   }
+  if (row.output == OutputKind::server) {
+    AWH_TRY(server, validate_server(raw, o));
+    o.output = std::move(*server);
+  }
 
   auto timeout = parse_int("--timeout", raw.timeout);
   if (!timeout) return timeout.error();
@@ -346,6 +439,7 @@ CliOutcome parse_cli(const std::vector<std::string>& args, const Getenv& getenv)
     }
     add_shared(*cmd, raw);
     if (row.output == OutputKind::file) add_file(*cmd, raw);
+    if (row.output == OutputKind::server) add_serve(*cmd, raw);
     add_common(*cmd, raw);
   }
 

@@ -8,7 +8,9 @@
 
 #include <chrono>
 #include <string>
+#include <optional>
 #include <variant>
+#include <vector>
 
 #include "aws/rolesanywhere.hpp"
 #include "aws/sts.hpp"
@@ -34,11 +36,24 @@ struct ToStdout {};  // credential_process JSON
 struct ToFile {      // a profile in an AWS credentials file
   creds::FileTarget target;
 };
-using Output = std::variant<ToStdout, ToFile>;
+// A local HTTP endpoint that SDKs poll (container credential provider), serving the
+// credentials held in memory.
+struct BindAddress {
+  std::string ip;  // an IP literal, without brackets
+  unsigned port = 0;  // 0: any free port (printed at start)
+};
+struct ToServer {
+  std::vector<BindAddress> binds;
+  bool default_binds = true;  // the defaults: a host without IPv6 loopback still serves IPv4
+  std::string token_file;     // where the bearer token is written (0600, no newline)
+  bool listen_before_ready = false;  // listen (answering 503) before the first credentials
+  std::optional<std::string> account_id;  // from the role ARN, for the AccountId field
+};
+using Output = std::variant<ToStdout, ToFile, ToServer>;
 
 enum class Mode {
   once,    // one exchange, bounded by --timeout, then exit
-  daemon,  // renew until SIGTERM/SIGINT
+  daemon,  // renew until SIGTERM/SIGINT (serve: the first exchange must succeed within --timeout)
 };
 
 struct Plan {

@@ -3,6 +3,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <condition_variable>
 #include <csignal>
@@ -11,6 +12,7 @@
 #include <mutex>
 #include <thread>
 
+#include "app/serve.hpp"
 #include "engine/engine.hpp"
 #include "engine/exchangers.hpp"
 #include "engine/sinks.hpp"
@@ -68,6 +70,9 @@ std::unique_ptr<engine::Sink> make_sink(const Output& output) {
                         },
                         [](const ToFile& f) -> std::unique_ptr<engine::Sink> {
                           return std::make_unique<engine::FileSink>(f.target);
+                        },
+                        [](const ToServer&) -> std::unique_ptr<engine::Sink> {
+                          return std::make_unique<engine::MemorySink>();
                         },
                     },
                     output);
@@ -134,22 +139,38 @@ int run(const Plan& plan) {
     engine::Settings settings;
     settings.timeout = plan.timeout;
     if (std::holds_alternative<ToFile>(plan.output)) settings.keeper = "the file";
+    if (std::holds_alternative<ToServer>(plan.output)) settings.keeper = "the in-memory store";
     engine::Engine engine(io.get_executor(), *source, *exchanger, {sink.get()}, clock, random,
                           settings);
 
-    const auto finished = [&](int code) {
+    // A served endpoint drains before the loop stops: requests in flight finish (bounded).
+    std::optional<ServeDriver> serve;
+    asio::steady_timer drain_limit(io);
+    const auto end = [&](int code) {
       exit_code = code;
-      io.stop();  // nothing else may keep the loop alive (an exchange abandoned at a stop)
+      if (!serve) {
+        io.stop();  // nothing else may keep the loop alive (an exchange abandoned at a stop)
+        return;
+      }
+      serve->stop([&] { io.stop(); });
+      drain_limit.expires_after(std::chrono::milliseconds(400));
+      drain_limit.async_wait([&](boost::system::error_code ec) {
+        if (!ec) io.stop();
+      });
     };
-    const auto failed = [&] {
-      exit_code = 1;
-      io.stop();
-    };
+    const auto failed = [&] { end(1); };
     if (once) {
       asio::co_spawn(io, engine.run_once([&] { watchdog->start_output(); }),
-                     util::log_failures_or("the run", finished, failed));
+                     util::log_failures_or("the run", end, failed));
       io.run();
     } else {
+      if (const auto* server = std::get_if<ToServer>(&plan.output)) {
+        serve.emplace(io.get_executor(), *server, plan.timeout, static_cast<engine::MemorySink&>(*sink), engine);
+        if (auto started = serve->start(); !started) {
+          log::error("{}", started.error().message);
+          return 1;
+        }
+      }
       asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
       std::function<void()> listen = [&] {
         signals.async_wait([&](boost::system::error_code ec, int signal) {
@@ -163,8 +184,7 @@ int run(const Plan& plan) {
         });
       };
       listen();
-      asio::co_spawn(io, engine.run_daemon(),
-                     util::log_failures_or("the daemon", finished, failed));
+      asio::co_spawn(io, engine.run_daemon(), util::log_failures_or("the daemon", end, failed));
       io.run();
     }
   }

@@ -71,6 +71,13 @@ Decision Scheduler::on(const Event& e, Now now) {
             d.notes.push_back({log::Level::info, fmt::format("{}: stopping", t.signal)});
             return d;
           },
+          [&](const event::GiveUp& g) {
+            stopping_ = true;
+            Decision d;
+            d.stop = 1;
+            d.notes.push_back({log::Level::error, g.error.message});
+            return d;
+          },
       },
       e);
 }

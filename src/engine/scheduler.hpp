@@ -80,11 +80,14 @@ struct Tick {};        // the time asked for in Decision::wake_at came
 struct Terminate {
   std::string signal;  // "SIGTERM", "SIGINT"
 };
+struct GiveUp {  // the driver's own deadline passed (serve: no credentials within --timeout)
+  Error error;
+};
 }  // namespace event
 
-using Event =
-    std::variant<event::Started, event::SvidUpdate, event::Issued, event::Failed, event::Sighup,
-                 event::StreamLost, event::StreamBack, event::Tick, event::Terminate>;
+using Event = std::variant<event::Started, event::SvidUpdate, event::Issued, event::Failed,
+                           event::Sighup, event::StreamLost, event::StreamBack, event::Tick,
+                           event::Terminate, event::GiveUp>;
 
 enum class Trigger { start, due, retry, rotation, sighup };
 const char* trigger_name(Trigger t);

@@ -41,6 +41,7 @@ Result<void> MemorySink::deliver(const creds::Credentials& credentials) {
   if (auto parsed = util::parse_rfc3339(credentials.expiration)) next->expiration = *parsed;
   next->version = latest_ ? latest_->version + 1 : 1;
   latest_ = std::move(next);
+  if (on_update_) on_update_();
   return {};
 }
 

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 
@@ -45,9 +46,12 @@ class MemorySink final : public Sink {
   Result<void> deliver(const creds::Credentials& credentials) override;
   std::string describe() const override { return "the in-memory store"; }
   std::shared_ptr<const Snapshot> latest() const { return latest_; }
+  // Runs after each delivery (the serve driver starts listening on the first one).
+  void on_update(std::function<void()> f) { on_update_ = std::move(f); }
 
  private:
   std::shared_ptr<const Snapshot> latest_;
+  std::function<void()> on_update_;
 };
 
 }  // namespace awh::engine

@@ -1,11 +1,11 @@
 #include "net/url.hpp"
 
 #include <fmt/format.h>
-#include <boost/asio/ip/address.hpp>
 
 #include <algorithm>
 #include <cctype>
 
+#include "util/ip.hpp"
 #include "util/strings.hpp"
 
 namespace awh::net {
@@ -13,9 +13,8 @@ namespace {
 
 bool is_loopback(const std::string& host) {
   if (host == "localhost") return true;
-  boost::system::error_code ec;
-  const auto address = boost::asio::ip::make_address(host, ec);
-  return !ec && address.is_loopback();
+  const auto ip = util::parse_ip(host);
+  return ip && ip->loopback;
 }
 
 }  // namespace
@@ -63,10 +62,10 @@ Result<Url> parse_url(std::string_view text) {
     if (colon != std::string_view::npos) port = authority.substr(colon + 1);
   }
   if (url.host.empty()) return bad("no host");
-  boost::system::error_code ec;
   if (bracketed) {
-    (void)boost::asio::ip::make_address_v6(url.host, ec);
-    if (ec) return bad("the bracketed host is not an IPv6 address");
+    if (const auto ip = util::parse_ip(url.host); !ip || !ip->v6) {
+      return bad("the bracketed host is not an IPv6 address");
+    }
   } else {
     for (unsigned char c : url.host) {
       if (!(std::isalnum(c) || c == '.' || c == '-' || c == '_'))

@@ -178,7 +178,7 @@ Result<void> replace(const std::string& path, const Target& target, std::string_
   bool keep_owner = false;
   struct stat existing {};
   if (::stat(target.path.c_str(), &existing) == 0) {
-    mode = existing.st_mode & 07777;
+    if (options.keep_existing_mode) mode = existing.st_mode & 07777;
     keep_owner = ::geteuid() == 0;  // only root can give a file away
   } else if (errno != ENOENT) {
     return write_error(path, "", errno);

@@ -27,6 +27,9 @@ Result<std::optional<std::string>> read_file_if_exists(const std::string& path,
 struct AtomicWriteOptions {
   mode_t new_file_mode = 0600;  // for a file that does not exist yet (exact: the umask is ignored)
   mode_t new_dir_mode = 0700;   // for missing parent directories (exact: the umask is ignored)
+  // An existing file keeps its permission bits; false: it gets new_file_mode too (a bearer
+  // token file must be 0600 whatever was there before).
+  bool keep_existing_mode = true;
 };
 
 // Replaces the file at `path` with `contents` so that a concurrent reader sees either the old
@@ -34,8 +37,8 @@ struct AtomicWriteOptions {
 //   - missing parent directories are created (like `mkdir -p`) with new_dir_mode;
 //   - a temp file `.<name>.tmp-<random hex>` is created beside the target (O_EXCL, O_NOFOLLOW),
 //     written, fsync'ed and renamed over the target; then the directory is fsync'ed;
-//   - an existing file keeps its permission bits (and, when running as root, its owner and
-//     group); a new file gets new_file_mode;
+//   - an existing file keeps its permission bits (unless keep_existing_mode is false) and, when
+//     running as root, its owner and group; a new file gets new_file_mode;
 //   - if `path` is a symlink, the file it points to is replaced and the link is left as it is,
 //     so it keeps working. A dangling symlink is an error.
 // On failure the target is untouched, no temp file is left behind, and the message ends with
