@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "fixture.hpp"
+#include "moto.hpp"
 
 using namespace awh;
 using namespace awh::itest;
@@ -22,50 +23,6 @@ namespace {
 
 const std::string kSubject = "spiffe://example.org/jwt-workload";
 const std::string kJwtRole = "arn:aws:iam::123456789012:role/jwt-role";
-
-int free_port() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  socklen_t len = sizeof addr;
-  REQUIRE(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
-
-bool accepts_connections(int port) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<std::uint16_t>(port));
-  const bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  close(fd);
-  return ok;
-}
-
-// moto_server on a free loopback port.
-class Moto {
- public:
-  explicit Moto(const TempDir& dir)
-      : port_(free_port()),
-        child_({"moto_server", "-H", "127.0.0.1", "-p", std::to_string(port_)}, {},
-               dir.file("moto.log")) {
-    const auto deadline = std::chrono::steady_clock::now() + seconds(30);
-    while (!accepts_connections(port_)) {
-      REQUIRE_MESSAGE(std::chrono::steady_clock::now() < deadline, "moto_server did not start");
-      std::this_thread::sleep_for(milliseconds(50));
-    }
-  }
-  std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
-
- private:
-  int port_;
-  Child child_;
-};
 
 // What the STS stand-in received and issued.
 struct StsRecord {
