@@ -44,10 +44,12 @@ constexpr CommandRow kCommands[] = {
      "Keep a profile in an AWS credentials file fresh with STS AssumeRoleWithWebIdentity: a daemon "
      "that renews at half-life (a fresh JWT-SVID each time) and on SIGHUP"},
     {"x509-serve", ExchangeKind::x509, OutputKind::server, Mode::daemon,
-     "Serve the credentials on a local endpoint that AWS SDKs poll (container credential provider), "
+     "Serve the credentials on a local endpoint that AWS SDKs poll (container credential "
+     "provider), "
      "renewed in the background from the X.509-SVID"},
     {"jwt-serve", ExchangeKind::jwt, OutputKind::server, Mode::daemon,
-     "Serve the credentials on a local endpoint that AWS SDKs poll (container credential provider), "
+     "Serve the credentials on a local endpoint that AWS SDKs poll (container credential "
+     "provider), "
      "renewed in the background with STS AssumeRoleWithWebIdentity"},
     {"jwt-credential-file-oneshot", ExchangeKind::jwt, OutputKind::file, Mode::once,
      "Exchange a JWT-SVID once with STS and write the credentials to a profile in an AWS "
@@ -148,15 +150,19 @@ void add_file(CLI::App& cmd, Raw& raw) {
 }
 
 void add_serve(CLI::App& cmd, Raw& raw) {
-  cmd.add_option("--bind", raw.binds,
-                 fmt::format("Listen on ADDR:PORT (an IP literal, [v6]:port; repeatable; default 127.0.0.1:{0} "
-                             "and [::1]:{0}; port 0: any free port)",
-                             kDefaultServePort))
+  cmd.add_option(
+         "--bind", raw.binds,
+         fmt::format(
+             "Listen on ADDR:PORT (an IP literal, [v6]:port; repeatable; default 127.0.0.1:{0} "
+             "and [::1]:{0}; port 0: any free port)",
+             kDefaultServePort))
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
       ->allow_extra_args(false);
-  cmd.add_flag("--allow-remote", raw.allow_remote, "Allow --bind on an address that is not loopback");
-  cmd.add_option("--token-file", raw.token_file,
-                 "Where to write the bearer token SDKs send (0600; AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE)")
+  cmd.add_flag("--allow-remote", raw.allow_remote,
+               "Allow --bind on an address that is not loopback");
+  cmd.add_option(
+         "--token-file", raw.token_file,
+         "Where to write the bearer token SDKs send (0600; AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE)")
       ->required();
   cmd.add_flag("--listen-before-ready", raw.listen_before_ready,
                "Listen at once, answering 503 until the first credentials arrive");
@@ -181,7 +187,8 @@ Result<BindAddress> parse_bind(const std::string& text, bool allow_remote) {
     if (colon == std::string::npos) return bad("has no port (ADDR:PORT)");
     host = text.substr(0, colon);
     port = text.substr(colon + 1);
-    if (host.find(':') != std::string::npos) return bad("is an IPv6 address without brackets ([ADDR]:PORT)");
+    if (host.find(':') != std::string::npos)
+      return bad("is an IPv6 address without brackets ([ADDR]:PORT)");
   }
   auto ip = util::parse_ip(host);
   if (!ip) return bad("does not start with an IP address (host names are not resolved)");
@@ -189,8 +196,9 @@ Result<BindAddress> parse_bind(const std::string& text, bool allow_remote) {
   const auto number = util::parse_port(port);
   if (!any_port && !number) return bad("has no valid port (0..65535)");
   if (!ip->loopback && !allow_remote) {
-    return bad("is not a loopback address; the credentials would be reachable from other hosts (add "
-               "--allow-remote if that is what you want)");
+    return bad(
+        "is not a loopback address; the credentials would be reachable from other hosts (add "
+        "--allow-remote if that is what you want)");
   }
   return BindAddress{ip->text, any_port ? 0u : *number};
 }
@@ -199,8 +207,8 @@ Result<ToServer> validate_server(const Raw& raw, const Plan& plan) {
   ToServer out;
   if (raw.token_file.empty()) return make_error(errc::usage, "--token-file: the path is empty");
   if (raw.token_file.back() == '/') {
-    return make_error(errc::usage,
-                      fmt::format("--token-file: '{}' names a directory, not a file", raw.token_file));
+    return make_error(errc::usage, fmt::format("--token-file: '{}' names a directory, not a file",
+                                               raw.token_file));
   }
   out.token_file = raw.token_file;
   out.listen_before_ready = raw.listen_before_ready;

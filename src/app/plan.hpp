@@ -7,8 +7,8 @@
 // output type is a new alternative of Output plus its engine::Sink (engine/sinks.hpp).
 
 #include <chrono>
-#include <string>
 #include <optional>
+#include <string>
 #include <variant>
 #include <vector>
 
@@ -39,13 +39,13 @@ struct ToFile {      // a profile in an AWS credentials file
 // A local HTTP endpoint that SDKs poll (container credential provider), serving the
 // credentials held in memory.
 struct BindAddress {
-  std::string ip;  // an IP literal, without brackets
+  std::string ip;     // an IP literal, without brackets
   unsigned port = 0;  // 0: any free port (printed at start)
 };
 struct ToServer {
   std::vector<BindAddress> binds;
-  bool default_binds = true;  // the defaults: a host without IPv6 loopback still serves IPv4
-  std::string token_file;     // where the bearer token is written (0600, no newline)
+  bool default_binds = true;         // the defaults: a host without IPv6 loopback still serves IPv4
+  std::string token_file;            // where the bearer token is written (0600, no newline)
   bool listen_before_ready = false;  // listen (answering 503) before the first credentials
   std::optional<std::string> account_id;  // from the role ARN, for the AccountId field
 };

@@ -165,7 +165,8 @@ int run(const Plan& plan) {
       io.run();
     } else {
       if (const auto* server = std::get_if<ToServer>(&plan.output)) {
-        serve.emplace(io.get_executor(), *server, plan.timeout, static_cast<engine::MemorySink&>(*sink), engine);
+        serve.emplace(io.get_executor(), *server, plan.timeout,
+                      static_cast<engine::MemorySink&>(*sink), engine);
         if (auto started = serve->start(); !started) {
           log::error("{}", started.error().message);
           return 1;

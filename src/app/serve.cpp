@@ -2,8 +2,8 @@
 
 #include <sys/resource.h>
 
-#include <boost/asio/ip/address.hpp>
 #include <fmt/format.h>
+#include <boost/asio/ip/address.hpp>
 
 #include <cstdio>
 #include <filesystem>
@@ -18,7 +18,8 @@ namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
 std::string url_of(const tcp::endpoint& ep) {
-  const auto host = ep.address().is_v6() ? fmt::format("[{}]", ep.address().to_string()) : ep.address().to_string();
+  const auto host = ep.address().is_v6() ? fmt::format("[{}]", ep.address().to_string())
+                                         : ep.address().to_string();
   return fmt::format("http://{}:{}{}", host, ep.port(), serve::kCredentialsPath);
 }
 
@@ -34,15 +35,17 @@ void raise_descriptor_limit() {
 
 }  // namespace
 
-ServeDriver::ServeDriver(asio::any_io_executor executor, const ToServer& config, std::chrono::seconds timeout,
-                         engine::MemorySink& store, engine::Engine& engine)
+ServeDriver::ServeDriver(asio::any_io_executor executor, const ToServer& config,
+                         std::chrono::seconds timeout, engine::MemorySink& store,
+                         engine::Engine& engine)
     : config_(config),
       timeout_(timeout),
       store_(store),
       engine_(engine),
       server_(executor,
               [this](const serve::Request& request) {
-                return serve::route(request, serve::RouteState{token_, store_.latest(), config_.account_id},
+                return serve::route(request,
+                                    serve::RouteState{token_, store_.latest(), config_.account_id},
                                     std::chrono::system_clock::now());
               }),
       first_deadline_(executor) {}
@@ -54,15 +57,18 @@ Result<void> ServeDriver::start() {
   // botocore rejects a token with a line break, so the file holds the token and nothing else.
   util::AtomicWriteOptions options;
   options.keep_existing_mode = false;  // 0600, whatever was there before
-  if (auto written = util::write_file_atomically(config_.token_file, token_.str(), options); !written) {
+  if (auto written = util::write_file_atomically(config_.token_file, token_.str(), options);
+      !written) {
     return written.error();
   }
   store_.on_update([this] { credentials_arrived(); });
   first_deadline_.expires_after(timeout_);
   first_deadline_.async_wait([this](boost::system::error_code ec) {
     if (ec || store_.latest()) return;
-    engine_.post(engine::event::GiveUp{make_error(
-        errc::timeout, fmt::format("no credentials within --timeout ({} s); the errors above say why", timeout_.count()))});
+    engine_.post(engine::event::GiveUp{
+        make_error(errc::timeout,
+                   fmt::format("no credentials within --timeout ({} s); the errors above say why",
+                               timeout_.count()))});
   });
   if (config_.listen_before_ready) return listen();
   return {};
@@ -81,7 +87,8 @@ Result<void> ServeDriver::listen() {
   if (!listened && config_.default_binds) {
     // A host without IPv6 loopback still serves on IPv4.
     log::warn("{}; serving on IPv4 only", listened.error().message);
-    endpoints.erase(std::remove_if(endpoints.begin(), endpoints.end(), [](const auto& e) { return e.address().is_v6(); }),
+    endpoints.erase(std::remove_if(endpoints.begin(), endpoints.end(),
+                                   [](const auto& e) { return e.address().is_v6(); }),
                     endpoints.end());
     listened = server_.listen(endpoints);
   }
@@ -94,8 +101,9 @@ Result<void> ServeDriver::listen() {
             store_.latest() ? "" : "; answering 503 until the first credentials arrive");
   std::error_code ec;
   const auto token_path = std::filesystem::absolute(config_.token_file, ec);
-  const std::string out = fmt::format("AWS_CONTAINER_CREDENTIALS_FULL_URI={}\nAWS_CONTAINER_AUTHORIZATION_TOKEN_FILE={}\n",
-                                      url_of(bound.front()), ec ? config_.token_file : token_path.string());
+  const std::string out = fmt::format(
+      "AWS_CONTAINER_CREDENTIALS_FULL_URI={}\nAWS_CONTAINER_AUTHORIZATION_TOKEN_FILE={}\n",
+      url_of(bound.front()), ec ? config_.token_file : token_path.string());
   std::fwrite(out.data(), 1, out.size(), stdout);
   std::fflush(stdout);
   return {};

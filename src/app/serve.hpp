@@ -25,8 +25,8 @@ namespace awh::app {
 
 class ServeDriver {
  public:
-  ServeDriver(boost::asio::any_io_executor executor, const ToServer& config, std::chrono::seconds timeout,
-              engine::MemorySink& store, engine::Engine& engine);
+  ServeDriver(boost::asio::any_io_executor executor, const ToServer& config,
+              std::chrono::seconds timeout, engine::MemorySink& store, engine::Engine& engine);
 
   // Before the engine runs: the token file, the start-up deadline, and with
   // --listen-before-ready the listener. Errors: the token can't be made or written; a bind.

@@ -1,9 +1,9 @@
 #include "serve/routes.hpp"
 
-#include <boost/json/object.hpp>
-#include <boost/json/serialize.hpp>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
 
 #include <array>
 
@@ -14,7 +14,8 @@
 namespace awh::serve {
 namespace {
 
-Reply error_reply(unsigned status, std::string_view code, std::string_view message, std::string_view route) {
+Reply error_reply(unsigned status, std::string_view code, std::string_view message,
+                  std::string_view route) {
   boost::json::object o;
   o["code"] = code;
   o["message"] = message;
@@ -58,27 +59,33 @@ bool token_matches(std::string_view presented, std::string_view token) {
 Result<std::string> make_token() {
   std::array<unsigned char, 32> bytes{};
   if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1) {
-    return make_error(errc::crypto, "cannot draw random bytes for the bearer token: " + crypto::last_openssl_error());
+    return make_error(errc::crypto, "cannot draw random bytes for the bearer token: " +
+                                        crypto::last_openssl_error());
   }
-  std::string token = crypto::hex(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+  std::string token =
+      crypto::hex(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
   OPENSSL_cleanse(bytes.data(), bytes.size());
   return token;
 }
 
-Reply route(const Request& request, const RouteState& state, std::chrono::system_clock::time_point now) {
+Reply route(const Request& request, const RouteState& state,
+            std::chrono::system_clock::time_point now) {
   const std::string_view path = request.target.substr(0, request.target.find('?'));
   const bool get = request.method == "GET";
   if (path == kCredentialsPath) {
     if (!get) return error_reply(405, "MethodNotAllowed", "use GET", "credentials");
     if (!request.authorization || !token_matches(*request.authorization, state.token)) {
       return error_reply(401, "Unauthorized",
-                         "the Authorization header must carry the token from the token file", "credentials");
+                         "the Authorization header must carry the token from the token file",
+                         "credentials");
     }
     if (!valid(state, now)) {
-      return error_reply(503, "CredentialsUnavailable",
-                         state.latest ? "the credentials have expired and renewing them is failing; try again later"
-                                      : "no credentials yet; try again later",
-                         "credentials");
+      return error_reply(
+          503, "CredentialsUnavailable",
+          state.latest
+              ? "the credentials have expired and renewing them is failing; try again later"
+              : "no credentials yet; try again later",
+          "credentials");
     }
     return credentials_reply(state);
   }

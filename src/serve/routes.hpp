@@ -47,7 +47,8 @@ struct RouteState {
   std::optional<std::string> account_id;  // from the role ARN, when there is one
 };
 
-Reply route(const Request& request, const RouteState& state, std::chrono::system_clock::time_point now);
+Reply route(const Request& request, const RouteState& state,
+            std::chrono::system_clock::time_point now);
 
 // Constant-time comparison (CRYPTO_memcmp): how long it takes says nothing about where a
 // guess went wrong. Different lengths compare unequal (the length is not secret: 64 hex digits).

@@ -1,5 +1,6 @@
 #include "serve/server.hpp"
 
+#include <fmt/format.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/ip/v6_only.hpp>
@@ -12,7 +13,6 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
-#include <fmt/format.h>
 
 #include <map>
 #include <set>
@@ -51,7 +51,8 @@ struct Server::State {
   void rejected(const std::string& what) {
     auto& r = rejections[what];
     const auto now = std::chrono::steady_clock::now();
-    if (r.last != std::chrono::steady_clock::time_point{} && now - r.last < std::chrono::seconds(10)) {
+    if (r.last != std::chrono::steady_clock::time_point{} &&
+        now - r.last < std::chrono::seconds(10)) {
       ++r.suppressed;
       return;
     }
@@ -77,8 +78,8 @@ Reply text_reply(unsigned status, std::string body) {
   return r;
 }
 
-asio::awaitable<void> write_reply(beast::tcp_stream& stream, Reply reply, unsigned version, bool keep_alive,
-                                  std::chrono::milliseconds timeout, bool& ok) {
+asio::awaitable<void> write_reply(beast::tcp_stream& stream, Reply reply, unsigned version,
+                                  bool keep_alive, std::chrono::milliseconds timeout, bool& ok) {
   http::response<http::string_body> res{static_cast<http::status>(reply.status), version};
   res.set(http::field::content_type, reply.content_type);
   res.set(http::field::cache_control, "no-store");
@@ -114,7 +115,8 @@ asio::awaitable<void> session(std::shared_ptr<Server::State> state, tcp::socket 
         break;
       }
       if (ec) {
-        if (ec == beast::error::timeout && buffer.size() > 0) state->rejected("request not complete in time");
+        if (ec == beast::error::timeout && buffer.size() > 0)
+          state->rejected("request not complete in time");
         break;
       }
     }
@@ -122,11 +124,12 @@ asio::awaitable<void> session(std::shared_ptr<Server::State> state, tcp::socket 
     stream.expires_after(state->limits.read_timeout);
     auto [ec, n] = co_await http::async_read(stream, buffer, parser, kUseTuple);
     if (ec == http::error::body_limit || ec == http::error::header_limit) {
-      state->rejected(ec == http::error::body_limit ? "request body too large" : "request header too large");
+      state->rejected(ec == http::error::body_limit ? "request body too large"
+                                                    : "request header too large");
       bool ok = false;
-      co_await write_reply(stream,
-                           text_reply(ec == http::error::body_limit ? 413u : 431u, "request too large\n"),
-                           11, false, state->limits.write_timeout, ok);
+      co_await write_reply(
+          stream, text_reply(ec == http::error::body_limit ? 413u : 431u, "request too large\n"),
+          11, false, state->limits.write_timeout, ok);
       break;
     }
     if (ec) {
@@ -135,12 +138,14 @@ asio::awaitable<void> session(std::shared_ptr<Server::State> state, tcp::socket 
     }
     const auto& req = parser.get();
     Request request{req.method_string(), req.target(), std::nullopt};
-    if (auto it = req.find(http::field::authorization); it != req.end()) request.authorization = it->value();
+    if (auto it = req.find(http::field::authorization); it != req.end())
+      request.authorization = it->value();
     Reply reply = state->handler(request);
     if (reply.status == 401) state->rejected("missing or wrong bearer token (401)");
     const bool keep_alive = req.keep_alive() && !state->stopping;
     bool ok = false;
-    co_await write_reply(stream, std::move(reply), req.version(), keep_alive, state->limits.write_timeout, ok);
+    co_await write_reply(stream, std::move(reply), req.version(), keep_alive,
+                         state->limits.write_timeout, ok);
     if (!ok || !keep_alive) break;
   }
   boost::system::error_code ignored;  // the peer may be gone already
@@ -167,7 +172,8 @@ asio::awaitable<void> accept_loop(std::shared_ptr<Server::State> state, tcp::acc
     }
     ++state->connections;
     asio::co_spawn(state->executor, session(state, std::move(socket)),
-                   util::log_failures("a connection", [] {}, [state] { state->session_ended(); }));
+                   util::log_failures(
+                       "a connection", [] {}, [state] { state->session_ended(); }));
   }
 }
 
@@ -194,13 +200,13 @@ Result<void> Server::listen(const std::vector<tcp::endpoint>& endpoints) {
     auto acceptor = std::make_unique<tcp::acceptor>(state_->executor);
     boost::system::error_code ec;
     const auto where = [&](std::string_view what) {
-      Error e = make_error(errc::network, fmt::format("cannot listen on {}: {}: {}",
-                                                      endpoint.address().is_v6()
-                                                          ? fmt::format("[{}]:{}", endpoint.address().to_string(),
-                                                                        endpoint.port())
-                                                          : fmt::format("{}:{}", endpoint.address().to_string(),
-                                                                        endpoint.port()),
-                                                      what, ec.message()));
+      Error e = make_error(
+          errc::network,
+          fmt::format("cannot listen on {}: {}: {}",
+                      endpoint.address().is_v6()
+                          ? fmt::format("[{}]:{}", endpoint.address().to_string(), endpoint.port())
+                          : fmt::format("{}:{}", endpoint.address().to_string(), endpoint.port()),
+                      what, ec.message()));
       if (ec.category() == boost::system::system_category()) e.sys_errno = ec.value();
       return e;
     };
@@ -213,7 +219,8 @@ Result<void> Server::listen(const std::vector<tcp::endpoint>& endpoints) {
   }
   for (auto& acceptor : acceptors) {
     asio::co_spawn(state_->executor, accept_loop(state_, *acceptor),
-                   util::log_failures("the listener", [] {}, [] {}));
+                   util::log_failures(
+                       "the listener", [] {}, [] {}));
     state_->acceptors.push_back(std::move(acceptor));
   }
   return {};

@@ -84,9 +84,10 @@ inline HttpAnswer http_get(int port, const std::string& path, const std::string&
     close(fd);
     return answer;
   }
-  const std::string request = "GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\n" + extra_headers +
-                              "Connection: close\r\n\r\n";
-  if (send(fd, request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size())) {
+  const std::string request = "GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\n" +
+                              extra_headers + "Connection: close\r\n\r\n";
+  if (send(fd, request.data(), request.size(), MSG_NOSIGNAL) !=
+      static_cast<ssize_t>(request.size())) {
     close(fd);
     return answer;
   }

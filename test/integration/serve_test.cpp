@@ -53,14 +53,11 @@ struct Served {
 
 // An environment with no other credential source, so the SDK must use the container provider.
 std::map<std::string, std::string> sdk_env(const std::map<std::string, std::string>& extra) {
-  std::map<std::string, std::string> env{{"AWS_CONFIG_FILE", "/dev/null"},
-                                         {"AWS_SHARED_CREDENTIALS_FILE", "/dev/null"},
-                                         {"AWS_ACCESS_KEY_ID", "\x01"},
-                                         {"AWS_SECRET_ACCESS_KEY", "\x01"},
-                                         {"AWS_SESSION_TOKEN", "\x01"},
-                                         {"AWS_PROFILE", "\x01"},
-                                         {"AWS_EC2_METADATA_DISABLED", "true"},
-                                         {"AWS_DEFAULT_REGION", "us-east-1"}};
+  std::map<std::string, std::string> env{
+      {"AWS_CONFIG_FILE", "/dev/null"},      {"AWS_SHARED_CREDENTIALS_FILE", "/dev/null"},
+      {"AWS_ACCESS_KEY_ID", "\x01"},         {"AWS_SECRET_ACCESS_KEY", "\x01"},
+      {"AWS_SESSION_TOKEN", "\x01"},         {"AWS_PROFILE", "\x01"},
+      {"AWS_EC2_METADATA_DISABLED", "true"}, {"AWS_DEFAULT_REGION", "us-east-1"}};
   for (const auto& [k, v] : extra) env[k] = v;
   return env;
 }
@@ -108,16 +105,17 @@ TEST_CASE("jwt-serve: botocore's container provider and the AWS CLI get working 
     CHECK(b.out == expected);
   }
   SUBCASE("botocore, the token from AWS_CONTAINER_AUTHORIZATION_TOKEN") {
-    auto env = sdk_env({{"AWS_CONTAINER_CREDENTIALS_FULL_URI", s.env.at("AWS_CONTAINER_CREDENTIALS_FULL_URI")},
-                        {"AWS_CONTAINER_AUTHORIZATION_TOKEN", s.token}});
+    auto env = sdk_env(
+        {{"AWS_CONTAINER_CREDENTIALS_FULL_URI", s.env.at("AWS_CONTAINER_CREDENTIALS_FULL_URI")},
+         {"AWS_CONTAINER_AUTHORIZATION_TOKEN", s.token}});
     auto b = run({"python3", "-c", script, moto.endpoint()}, env);
     CAPTURE(b.err);
     CHECK(b.exit_code == 0);
     CHECK(b.out == expected);
   }
   SUBCASE("the AWS CLI") {
-    auto cli = run({"aws", "sts", "get-caller-identity", "--endpoint-url", moto.endpoint(), "--output", "text",
-                    "--query", "Arn"},
+    auto cli = run({"aws", "sts", "get-caller-identity", "--endpoint-url", moto.endpoint(),
+                    "--output", "text", "--query", "Arn"},
                    sdk_env(s.env));
     CAPTURE(cli.err);
     CHECK(cli.exit_code == 0);
@@ -127,7 +125,8 @@ TEST_CASE("jwt-serve: botocore's container provider and the AWS CLI get working 
     auto a = s.get("/v1/credentials", s.token);
     REQUIRE(a.status == 200);
     const auto json = parse_object(a.body);
-    CHECK(std::regex_match(str(json.at("Expiration")), std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)")));
+    CHECK(std::regex_match(str(json.at("Expiration")),
+                           std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)")));
     CHECK(str(json.at("AccountId")) == "123456789012");
     CHECK_FALSE(str(json.at("Token")).empty());
     CHECK(a.headers.find("Cache-Control: no-store") != std::string::npos);
@@ -141,8 +140,9 @@ TEST_CASE("jwt-serve: botocore's container provider and the AWS CLI get working 
   CHECK(log.find(s.token) == std::string::npos);
 }
 
-TEST_CASE("x509-serve: 503 until credentials, 401 without the token, the last good ones kept while "
-          "renewals fail, never stale; SIGTERM exits 0") {
+TEST_CASE(
+    "x509-serve: 503 until credentials, 401 without the token, the last good ones kept while "
+    "renewals fail, never stale; SIGTERM exits 0") {
   Fixture f;  // no SVID yet
   StandIn standin(f.pki.root_pem(), {{"--lifetime", "10"}});
   const std::string token_file = f.dir.file("token");
@@ -181,9 +181,10 @@ TEST_CASE("x509-serve: 503 until credentials, 401 without the token, the last go
   for (int i = 0; i < 99; ++i) outage += ",503";
   standin.fail_next(outage);
   const auto last = str(parse_object(s.get("/v1/credentials", s.token).body).at("AccessKeyId"));
-  REQUIRE_MESSAGE(eventually([&] { return s.log().find("renewal failed (1 in a row)") != std::string::npos; },
-                             std::chrono::seconds(20)),
-                  s.log());
+  REQUIRE_MESSAGE(
+      eventually([&] { return s.log().find("renewal failed (1 in a row)") != std::string::npos; },
+                 std::chrono::seconds(20)),
+      s.log());
   a = s.get("/v1/credentials", s.token);
   REQUIRE(a.status == 200);
   CHECK(str(parse_object(a.body).at("AccessKeyId")) == last);
@@ -209,7 +210,8 @@ TEST_CASE("serve under load: 1,000 concurrent requests, a slowloris client, SIGT
   const auto port = std::to_string(s.port);
 
   SUBCASE("1,000 concurrent requests all succeed") {
-    auto r = run({"python3", script, "concurrent", port, s.token, "1000"}, {}, std::chrono::seconds(60));
+    auto r =
+        run({"python3", script, "concurrent", port, s.token, "1000"}, {}, std::chrono::seconds(60));
     CAPTURE(r.err);
     REQUIRE(r.exit_code == 0);
     const auto json = parse_object(r.out);
@@ -217,7 +219,8 @@ TEST_CASE("serve under load: 1,000 concurrent requests, a slowloris client, SIGT
     CHECK(json.at("errors").as_int64() == 0);
   }
   SUBCASE("slowloris clients do not hold up others and are cut off") {
-    auto r = run({"python3", script, "slowloris", port, s.token, "50"}, {}, std::chrono::seconds(60));
+    auto r =
+        run({"python3", script, "slowloris", port, s.token, "50"}, {}, std::chrono::seconds(60));
     CAPTURE(r.err);
     REQUIRE(r.exit_code == 0);
     const auto json = parse_object(r.out);

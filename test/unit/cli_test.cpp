@@ -293,3 +293,73 @@ TEST_CASE("the JWT commands: audience, STS endpoint, optional role") {
   check_usage_error(with({"--region", "us-east-1", "--trust-anchor-arn", kTa}),
                     "--trust-anchor-arn");
 }
+
+TEST_CASE("the serve commands: binds, the token file, loopback unless --allow-remote") {
+  auto serve = [](std::vector<std::string> extra, const char* command = "x509-serve") {
+    auto args = base(extra);
+    args.front() = command;
+    return parse(args);
+  };
+  auto o = serve({"--token-file", "/run/awh/token"});
+  REQUIRE_MESSAGE(o.plan.has_value(), o.err);
+  CHECK(o.plan->mode == app::Mode::daemon);
+  const auto& server = std::get<app::ToServer>(o.plan->output);
+  CHECK(server.token_file == "/run/awh/token");
+  CHECK(server.default_binds);
+  REQUIRE(server.binds.size() == 2);
+  CHECK(server.binds[0].ip == "127.0.0.1");
+  CHECK(server.binds[0].port == 9911);
+  CHECK(server.binds[1].ip == "::1");
+  CHECK(server.binds[1].port == 9911);
+  CHECK(server.account_id == "123456789012");
+  CHECK_FALSE(server.listen_before_ready);
+
+  o = serve({"--token-file", "t", "--bind", "127.0.0.2:8080", "--bind", "[::1]:0",
+             "--listen-before-ready"});
+  REQUIRE_MESSAGE(o.plan.has_value(), o.err);
+  const auto& two = std::get<app::ToServer>(o.plan->output);
+  CHECK_FALSE(two.default_binds);
+  REQUIRE(two.binds.size() == 2);  // repeatable: every --bind is kept
+  CHECK(two.binds[0].ip == "127.0.0.2");
+  CHECK(two.binds[0].port == 8080);
+  CHECK(two.binds[1].ip == "::1");
+  CHECK(two.binds[1].port == 0);
+  CHECK(two.listen_before_ready);
+
+  o = serve({"--token-file", "t", "--bind", "0.0.0.0:9911", "--allow-remote"});
+  REQUIRE_MESSAGE(o.plan.has_value(), o.err);
+  CHECK(std::get<app::ToServer>(o.plan->output).binds.at(0).ip == "0.0.0.0");
+
+  check_usage_error(serve({}), "--token-file is required");
+  check_usage_error(serve({"--token-file", ""}), "--token-file");
+  check_usage_error(serve({"--token-file", "/run/"}), "names a directory");
+  check_usage_error(serve({"--token-file", "t", "--bind", "0.0.0.0:9911"}),
+                    "not a loopback address");
+  check_usage_error(serve({"--token-file", "t", "--bind", "[2001:db8::1]:9911"}), "--allow-remote");
+  check_usage_error(serve({"--token-file", "t", "--bind", "localhost:9911"}),
+                    "host names are not resolved");
+  check_usage_error(serve({"--token-file", "t", "--bind", "127.0.0.1"}), "no port");
+  check_usage_error(serve({"--token-file", "t", "--bind", "127.0.0.1:65536"}), "no valid port");
+  check_usage_error(serve({"--token-file", "t", "--bind", "127.0.0.1:x"}), "no valid port");
+  check_usage_error(serve({"--token-file", "t", "--bind", "::1:9911"}), "without brackets");
+  check_usage_error(serve({"--token-file", "t", "--bind", "[::1]9911"}), "[IPv6]:PORT");
+  // The file flags are not serve flags, and the serve flags are not the file commands'.
+  check_usage_error(serve({"--token-file", "t", "--aws-credentials-path", "/x"}),
+                    "--aws-credentials-path");
+  auto file_args = base({"--aws-credentials-path", "/x", "--token-file", "t"});
+  file_args.front() = "x509-credential-file";
+  check_usage_error(parse(file_args), "--token-file");
+
+  // jwt-serve: the account only when a role is named.
+  std::vector<std::string> jwt{
+      "jwt-serve", "--audience",          "sts.amazonaws.com",      "--region",
+      "us-east-1", "--workload-api-addr", "unix:///tmp/agent.sock", "--token-file",
+      "t"};
+  o = parse(jwt);
+  REQUIRE_MESSAGE(o.plan.has_value(), o.err);
+  CHECK_FALSE(std::get<app::ToServer>(o.plan->output).account_id.has_value());
+  jwt.insert(jwt.end(), {"--role-arn", "arn:aws:iam::210987654321:role/r"});
+  o = parse(jwt);
+  REQUIRE_MESSAGE(o.plan.has_value(), o.err);
+  CHECK(std::get<app::ToServer>(o.plan->output).account_id == "210987654321");
+}

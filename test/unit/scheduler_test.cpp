@@ -341,7 +341,8 @@ TEST_CASE("SIGTERM stops with 0, also with an exchange in flight; later events d
 TEST_CASE("the driver's own deadline (serve: no credentials within --timeout) stops with 1") {
   Harness h(true);
   h.on(event::Started{});
-  auto d = h.at(seconds(30), event::GiveUp{make_error(errc::timeout, "no credentials within --timeout (30 s)")});
+  auto d = h.at(seconds(30),
+                event::GiveUp{make_error(errc::timeout, "no credentials within --timeout (30 s)")});
   CHECK(d.stop == 1);
   CHECK(notes_text(d) == "no credentials within --timeout (30 s)\n");
   CHECK_FALSE(h.at(seconds(31), event::SvidUpdate{true, "x"}).exchange);
