@@ -73,15 +73,18 @@ struct Raw {
   bool allow_remote = false;
   std::string token_file;
   bool listen_before_ready = false;
+  bool imdsv1 = false;
+  std::string hop_limit = "1";
 };
 
 // The local endpoint's default port (no registered meaning; the same for every instance).
 constexpr unsigned kDefaultServePort = 9911;
 
-Result<int> parse_int(std::string_view flag, const std::string& text) {
+Result<int> parse_int(std::string_view flag, const std::string& text,
+                      std::string_view unit = " of seconds") {
   if (text.size() > 9 || !util::all_digits(text)) {
     return make_error(errc::usage,
-                      fmt::format("{}: '{}' is not a whole number of seconds", flag, text));
+                      fmt::format("{}: '{}' is not a whole number{}", flag, text, unit));
   }
   return std::stoi(text);
 }
@@ -166,6 +169,10 @@ void add_serve(CLI::App& cmd, Raw& raw) {
       ->required();
   cmd.add_flag("--listen-before-ready", raw.listen_before_ready,
                "Listen at once, answering 503 until the first credentials arrive");
+  cmd.add_flag("--imdsv1", raw.imdsv1,
+               "IMDS routes: also answer GETs without a session token (IMDSv1)");
+  cmd.add_option("--hop-limit", raw.hop_limit,
+                 "IP TTL / hop limit of answers, 1..255 (default 1, as IMDS)");
 }
 
 // ADDR:PORT with ADDR an IPv4 literal or a bracketed IPv6 literal; port 0..65535.
@@ -222,11 +229,27 @@ Result<ToServer> validate_server(const Raw& raw, const Plan& plan) {
     }
   }
   std::optional<std::string> role;
-  if (const auto* ra = std::get_if<RolesAnywhere>(&plan.exchange)) role = ra->session.role_arn;
-  if (const auto* sts = std::get_if<Sts>(&plan.exchange)) role = sts->params.role_arn;
-  if (role) {
-    if (auto arn = aws::parse_arn(*role)) out.account_id = arn->account;
+  if (const auto* ra = std::get_if<RolesAnywhere>(&plan.exchange)) {
+    role = ra->session.role_arn;
+    out.region = ra->session.region;
   }
+  if (const auto* sts = std::get_if<Sts>(&plan.exchange)) {
+    role = sts->params.role_arn;
+    if (!raw.region.empty()) out.region = raw.region;
+  }
+  if (role) {
+    if (auto arn = aws::parse_arn(*role)) {
+      out.account_id = arn->account;
+      out.role_name = arn->resource.substr(arn->resource.rfind('/') + 1);
+    }
+  }
+  out.imdsv1 = raw.imdsv1;
+  AWH_TRY(hops, parse_int("--hop-limit", raw.hop_limit, ""));
+  if (*hops < 1 || *hops > 255) {
+    return make_error(errc::usage,
+                      fmt::format("--hop-limit: {} is out of range; it must be 1..255", *hops));
+  }
+  out.hop_limit = *hops;
   return out;
 }
 

@@ -48,6 +48,11 @@ struct ToServer {
   std::string token_file;            // where the bearer token is written (0600, no newline)
   bool listen_before_ready = false;  // listen (answering 503) before the first credentials
   std::optional<std::string> account_id;  // from the role ARN, for the AccountId field
+  // The IMDSv2-compatible routes.
+  std::string role_name;              // the role ARN's last path part ("" without a role)
+  std::optional<std::string> region;  // placement/region
+  bool imdsv1 = false;                // --imdsv1: GETs without a session token
+  int hop_limit = 1;                  // --hop-limit: IP TTL / hop limit of answers
 };
 using Output = std::variant<ToStdout, ToFile, ToServer>;
 

@@ -42,12 +42,21 @@ ServeDriver::ServeDriver(asio::any_io_executor executor, const ToServer& config,
       timeout_(timeout),
       store_(store),
       engine_(engine),
-      server_(executor,
-              [this](const serve::Request& request) {
-                return serve::route(request,
-                                    serve::RouteState{token_, store_.latest(), config_.account_id},
-                                    std::chrono::system_clock::now());
-              }),
+      imds_{config.role_name, config.region, config.imdsv1},
+      server_(
+          executor,
+          [this](const serve::Request& request) {
+            serve::RouteState state{token_, store_.latest(), config_.account_id, &imds_,
+                                    &imds_tokens_};
+            return serve::route(
+                request, state,
+                engine::Now{std::chrono::steady_clock::now(), std::chrono::system_clock::now()});
+          },
+          [&] {
+            serve::ServerLimits limits;
+            limits.hop_limit = config.hop_limit;
+            return limits;
+          }()),
       first_deadline_(executor) {}
 
 Result<void> ServeDriver::start() {

@@ -44,6 +44,8 @@ class ServeDriver {
   engine::MemorySink& store_;
   engine::Engine& engine_;
   util::SecretString token_;
+  serve::ImdsSettings imds_;
+  serve::ImdsTokens imds_tokens_;
   serve::Server server_;
   boost::asio::steady_timer first_deadline_;
   bool listening_ = false;

@@ -40,6 +40,7 @@ Result<void> MemorySink::deliver(const creds::Credentials& credentials) {
   next->credentials = credentials;
   if (auto parsed = util::parse_rfc3339(credentials.expiration)) next->expiration = *parsed;
   next->version = latest_ ? latest_->version + 1 : 1;
+  next->delivered_at = std::chrono::system_clock::now();
   latest_ = std::move(next);
   if (on_update_) on_update_();
   return {};

@@ -42,6 +42,7 @@ class MemorySink final : public Sink {
     creds::Credentials credentials;
     std::optional<WallTime> expiration;  // parsed; nullopt if the service's text didn't parse
     std::uint64_t version = 0;           // 1 for the first delivery, then +1 each time
+    WallTime delivered_at{};             // when they arrived (IMDS's LastUpdated)
   };
   Result<void> deliver(const creds::Credentials& credentials) override;
   std::string describe() const override { return "the in-memory store"; }

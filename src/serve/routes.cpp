@@ -49,6 +49,84 @@ Reply credentials_reply(const RouteState& state) {
   return r;
 }
 
+Reply text(unsigned status, std::string body, std::string_view route) {
+  Reply r;
+  r.status = status;
+  r.content_type = "text/plain";
+  r.body = std::move(body);
+  r.route = route;
+  return r;
+}
+
+// The IMDSv2-compatible routes (serve/imds.hpp).
+Reply imds_route(const Request& request, std::string_view path, const RouteState& state,
+                 engine::Now now) {
+  const ImdsSettings& imds = *state.imds;
+  if (path == "/latest/api/token") {
+    if (request.method != "PUT") return text(405, "use PUT\n", "imds-token");
+    if (request.forwarded)
+      return text(403, "forwarded requests may not get a token\n", "imds-token");
+    int ttl = 0;
+    const auto ttl_text = request.imds_ttl.value_or("");
+    const bool number = !ttl_text.empty() && ttl_text.size() <= 5 &&
+                        ttl_text.find_first_not_of("0123456789") == std::string_view::npos;
+    if (number) ttl = std::stoi(std::string(ttl_text));
+    if (!number || ttl < 1 || ttl > kMaxImdsTtlSeconds) {
+      return text(400, "X-aws-ec2-metadata-token-ttl-seconds must be 1..21600\n", "imds-token");
+    }
+    auto token = state.imds_tokens->issue(std::chrono::seconds(ttl), now.steady);
+    if (!token) return text(503, token.error().message + "\n", "imds-token");
+    Reply r = text(200, std::move(*token), "imds-token");
+    r.secret = true;
+    r.headers.emplace_back("X-aws-ec2-metadata-token-ttl-seconds", std::to_string(ttl));
+    return r;
+  }
+  if (request.method != "GET") return text(405, "use GET\n", "imds");
+  std::optional<std::chrono::seconds> left;
+  if (request.imds_token) left = state.imds_tokens->check(*request.imds_token, now.steady);
+  if (!left && !imds.allow_v1)
+    return text(401, "a valid X-aws-ec2-metadata-token is required\n", "imds");
+  auto answer = [&](Reply r) {
+    if (left)
+      r.headers.emplace_back("X-aws-ec2-metadata-token-ttl-seconds", std::to_string(left->count()));
+    return r;
+  };
+  constexpr std::string_view kCredentials = "/latest/meta-data/iam/security-credentials/";
+  if (path == kCredentials) {
+    if (imds.role_name.empty()) return answer(text(404, "no role\n", "imds"));
+    return answer(text(200, imds.role_name, "imds"));
+  }
+  if (path.starts_with(kCredentials)) {
+    if (imds.role_name.empty() || path.substr(kCredentials.size()) != imds.role_name) {
+      return answer(text(404, "no such role\n", "imds"));
+    }
+    if (!valid(state, now.wall)) {
+      return answer(error_reply(503, "CredentialsUnavailable",
+                                "no valid credentials; try again later", "imds"));
+    }
+    const auto& c = state.latest->credentials;
+    boost::json::object o;
+    o["Code"] = "Success";
+    o["LastUpdated"] = util::format_rfc3339(state.latest->delivered_at);
+    o["Type"] = "AWS-HMAC";
+    o["AccessKeyId"] = c.access_key_id;
+    o["SecretAccessKey"] = c.secret_access_key;
+    o["Token"] = c.session_token;
+    o["Expiration"] = util::format_rfc3339(*state.latest->expiration);
+    Reply r;
+    r.body = boost::json::serialize(o);
+    r.secret = true;
+    r.route = "imds";
+    return answer(std::move(r));
+  }
+  if (path == "/latest/meta-data/placement/region" && imds.region)
+    return answer(text(200, *imds.region, "imds"));
+  if (path == "/latest/meta-data/placement/availability-zone" && imds.region) {
+    return answer(text(200, *imds.region + "a", "imds"));
+  }
+  return answer(text(404, "not found\n", "imds"));
+}
+
 }  // namespace
 
 bool token_matches(std::string_view presented, std::string_view token) {
@@ -68,9 +146,11 @@ Result<std::string> make_token() {
   return token;
 }
 
-Reply route(const Request& request, const RouteState& state,
-            std::chrono::system_clock::time_point now) {
+Reply route(const Request& request, const RouteState& state, engine::Now clock) {
+  const auto now = clock.wall;
   const std::string_view path = request.target.substr(0, request.target.find('?'));
+  if (path.starts_with("/latest/") && state.imds && state.imds_tokens)
+    return imds_route(request, path, state, clock);
   const bool get = request.method == "GET";
   if (path == kCredentialsPath) {
     if (!get) return error_reply(405, "MethodNotAllowed", "use GET", "credentials");

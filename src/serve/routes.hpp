@@ -10,6 +10,7 @@
 //    valid credentials (none yet, or past their expiration) -> 503. Never empty, never stale.
 //  - GET /healthz: 200 while the event loop answers.
 //  - GET /readyz: 200 when valid credentials have more than 5 minutes left, else 503.
+//  - /latest/...: the IMDSv2-compatible routes (serve/imds.hpp), when enabled.
 //  - A known path with another method -> 405; anything else -> 404.
 // Error answers are JSON {"code","message"}; only the credentials route carries a secret.
 
@@ -18,8 +19,11 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "engine/sinks.hpp"
+#include "serve/imds.hpp"
 
 namespace awh::serve {
 
@@ -30,13 +34,18 @@ struct Request {
   std::string_view method;
   std::string_view target;
   std::optional<std::string_view> authorization;
+  // IMDS: X-aws-ec2-metadata-token, X-aws-ec2-metadata-token-ttl-seconds, X-Forwarded-For.
+  std::optional<std::string_view> imds_token;
+  std::optional<std::string_view> imds_ttl;
+  bool forwarded = false;
 };
 
 struct Reply {
   unsigned status = 200;
   std::string content_type = "application/json";
   std::string body;
-  bool secret = false;  // the body holds credentials: wipe it once written
+  bool secret = false;  // the body holds credentials (or a token): wipe it once written
+  std::vector<std::pair<std::string, std::string>> headers;  // extra headers
   // Which route answered, for logs and counters ("credentials", "healthz", "readyz", "other").
   std::string_view route = "other";
 };
@@ -45,10 +54,13 @@ struct RouteState {
   std::string_view token;  // the bearer token (secret)
   std::shared_ptr<const engine::MemorySink::Snapshot> latest;
   std::optional<std::string> account_id;  // from the role ARN, when there is one
+  // The IMDS routes (serve/imds.hpp), when enabled: its settings and its token table.
+  const ImdsSettings* imds = nullptr;
+  ImdsTokens* imds_tokens = nullptr;
 };
 
-Reply route(const Request& request, const RouteState& state,
-            std::chrono::system_clock::time_point now);
+// `now`: the wall time for expirations, the steady time for IMDS tokens.
+Reply route(const Request& request, const RouteState& state, engine::Now now);
 
 // Constant-time comparison (CRYPTO_memcmp): how long it takes says nothing about where a
 // guess went wrong. Different lengths compare unequal (the length is not secret: 64 hex digits).

@@ -1,8 +1,11 @@
 #include "serve/server.hpp"
 
+#include <netinet/in.h>
+
 #include <fmt/format.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/ip/unicast.hpp>
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -83,6 +86,7 @@ asio::awaitable<void> write_reply(beast::tcp_stream& stream, Reply reply, unsign
   http::response<http::string_body> res{static_cast<http::status>(reply.status), version};
   res.set(http::field::content_type, reply.content_type);
   res.set(http::field::cache_control, "no-store");
+  for (const auto& [name, value] : reply.headers) res.set(name, value);
   res.keep_alive(keep_alive);
   res.body() = std::move(reply.body);
   res.prepare_payload();
@@ -137,9 +141,16 @@ asio::awaitable<void> session(std::shared_ptr<Server::State> state, tcp::socket 
       break;
     }
     const auto& req = parser.get();
-    Request request{req.method_string(), req.target(), std::nullopt};
+    Request request;
+    request.method = req.method_string();
+    request.target = req.target();
     if (auto it = req.find(http::field::authorization); it != req.end())
       request.authorization = it->value();
+    if (auto it = req.find("X-aws-ec2-metadata-token"); it != req.end())
+      request.imds_token = it->value();
+    if (auto it = req.find("X-aws-ec2-metadata-token-ttl-seconds"); it != req.end())
+      request.imds_ttl = it->value();
+    request.forwarded = req.find("X-Forwarded-For") != req.end();
     Reply reply = state->handler(request);
     if (reply.status == 401) state->rejected("missing or wrong bearer token (401)");
     const bool keep_alive = req.keep_alive() && !state->stopping;
@@ -169,6 +180,15 @@ asio::awaitable<void> accept_loop(std::shared_ptr<Server::State> state, tcp::acc
       boost::system::error_code ignored;
       socket.close(ignored);
       continue;
+    }
+    // IMDS answers with an IP TTL (hop limit) of 1 so they can't travel past the host; ours do the
+    // same (best effort: a failure leaves the system default).
+    boost::system::error_code ignored;
+    if (socket.local_endpoint(ignored).address().is_v6()) {
+      socket.set_option(asio::ip::unicast::hops(state->limits.hop_limit), ignored);
+    } else {
+      const int ttl = state->limits.hop_limit;
+      (void)::setsockopt(socket.native_handle(), IPPROTO_IP, IP_TTL, &ttl, sizeof ttl);
     }
     ++state->connections;
     asio::co_spawn(state->executor, session(state, std::move(socket)),

@@ -30,6 +30,7 @@ struct ServerLimits {
   std::chrono::milliseconds idle_timeout{30000};  // between requests on a kept-alive connection
   std::chrono::milliseconds write_timeout{5000};
   std::size_t max_connections = 4096;
+  int hop_limit = 1;  // the IP TTL / IPv6 hop limit of answers (--hop-limit)
 };
 
 class Server {

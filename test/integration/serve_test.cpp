@@ -121,6 +121,25 @@ TEST_CASE("jwt-serve: botocore's container provider and the AWS CLI get working 
     CHECK(cli.exit_code == 0);
     CHECK(cli.out == expected);
   }
+  SUBCASE("botocore's IMDS provider (AWS_EC2_METADATA_SERVICE_ENDPOINT), IMDSv2 tokens") {
+    auto env = sdk_env(
+        {{"AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://127.0.0.1:" + std::to_string(s.port) + "/"},
+         {"AWS_EC2_METADATA_DISABLED", "\x01"},
+         {"AWS_EC2_METADATA_V1_DISABLED", "true"}});
+    const std::string imds_script =
+        "import sys, botocore.session\n"
+        "s = botocore.session.Session()\n"
+        "c = s.get_credentials()\n"
+        "assert c.method == 'iam-role', c.method\n"
+        "sts = s.create_client('sts', endpoint_url=sys.argv[1])\n"
+        "print(sts.get_caller_identity()['Arn'])\n";
+    auto b = run({"python3", "-c", imds_script, moto.endpoint()}, env);
+    CAPTURE(b.err);
+    CHECK(b.exit_code == 0);
+    CHECK(b.out == expected);
+    // IMDSv1 is off: a GET without a session token is refused.
+    CHECK(http_get(s.port, "/latest/meta-data/iam/security-credentials/").status == 401);
+  }
   SUBCASE("the answer's shape; IPv6 loopback too") {
     auto a = s.get("/v1/credentials", s.token);
     REQUIRE(a.status == 200);

@@ -330,6 +330,20 @@ TEST_CASE("the serve commands: binds, the token file, loopback unless --allow-re
   REQUIRE_MESSAGE(o.plan.has_value(), o.err);
   CHECK(std::get<app::ToServer>(o.plan->output).binds.at(0).ip == "0.0.0.0");
 
+  // The IMDS routes: the role name and region from the ARNs, IMDSv1 and the hop limit.
+  CHECK(server.role_name == "r");
+  CHECK(server.region == "us-east-1");
+  CHECK_FALSE(server.imdsv1);
+  CHECK(server.hop_limit == 1);
+  o = serve({"--token-file", "t", "--imdsv1", "--hop-limit", "3"});
+  REQUIRE_MESSAGE(o.plan.has_value(), o.err);
+  CHECK(std::get<app::ToServer>(o.plan->output).imdsv1);
+  CHECK(std::get<app::ToServer>(o.plan->output).hop_limit == 3);
+  check_usage_error(serve({"--token-file", "t", "--hop-limit", "0"}),
+                    "--hop-limit: 0 is out of range");
+  check_usage_error(serve({"--token-file", "t", "--hop-limit", "256"}), "1..255");
+  check_usage_error(serve({"--token-file", "t", "--hop-limit", "x"}), "not a whole number");
+
   check_usage_error(serve({}), "--token-file is required");
   check_usage_error(serve({"--token-file", ""}), "--token-file");
   check_usage_error(serve({"--token-file", "/run/"}), "names a directory");
