@@ -75,6 +75,7 @@ struct Raw {
   bool listen_before_ready = false;
   bool imdsv1 = false;
   std::string hop_limit = "1";
+  std::string health_addr;
 };
 
 // The local endpoint's default port (no registered meaning; the same for every instance).
@@ -378,6 +379,15 @@ Result<Plan> validate(const Raw& raw, const Getenv& getenv, const CommandRow& ro
     AWH_TRY(server, validate_server(raw, o));
     o.output = std::move(*server);
   }
+  if (!raw.health_addr.empty()) {
+    auto health = parse_bind(raw.health_addr, false);
+    if (!health) {
+      Error e = health.error();
+      e.message.replace(0, std::string_view("--bind").size(), "--health-addr");
+      return e;
+    }
+    o.health = *health;
+  }
 
   auto timeout = parse_int("--timeout", raw.timeout);
   if (!timeout) return timeout.error();
@@ -471,6 +481,11 @@ CliOutcome parse_cli(const std::vector<std::string>& args, const Getenv& getenv)
     add_shared(*cmd, raw);
     if (row.output == OutputKind::file) add_file(*cmd, raw);
     if (row.output == OutputKind::server) add_serve(*cmd, raw);
+    if (row.output == OutputKind::file && row.mode == Mode::daemon) {
+      cmd->add_option(
+          "--health-addr", raw.health_addr,
+          "Serve /healthz, /readyz and /metrics on this loopback ADDR:PORT (off by default)");
+    }
     add_common(*cmd, raw);
   }
 

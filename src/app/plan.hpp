@@ -72,6 +72,9 @@ struct Plan {
   spiffe::Selector selector;
   std::string ca_bundle;             // PEM path; empty: the system trust store
   std::chrono::seconds timeout{30};  // one-shot: the whole run; daemon: each exchange
+  // The file daemons' --health-addr: /healthz, /readyz and /metrics on loopback (off unless
+  // given; `serve` has them on its own listener).
+  std::optional<BindAddress> health;
   log::Level log_level = log::Level::info;
   log::Format log_format = log::Format::text;
 };

@@ -165,12 +165,39 @@ int run(const Plan& plan) {
       io.run();
     } else {
       if (const auto* server = std::get_if<ToServer>(&plan.output)) {
-        serve.emplace(io.get_executor(), *server, plan.timeout,
+        serve.emplace(io.get_executor(), plan.command, *server, plan.timeout,
                       static_cast<engine::MemorySink&>(*sink), engine);
         if (auto started = serve->start(); !started) {
           log::error("{}", started.error().message);
           return 1;
         }
+      }
+      // The file daemons' health endpoints (--health-addr): no credentials route.
+      std::optional<serve::Server> health;
+      if (plan.health) {
+        health.emplace(io.get_executor(), [&](const serve::Request& request) {
+          serve::RouteState state;
+          state.metrics = &engine.metrics();
+          state.version = AWH_VERSION;
+          state.command = plan.command;
+          state.credentials_route = false;
+          auto reply = serve::route(
+              request, state,
+              engine::Now{std::chrono::steady_clock::now(), std::chrono::system_clock::now()});
+          ++engine.metrics().requests[{std::string(reply.route), reply.status}];
+          return reply;
+        });
+        const asio::ip::tcp::endpoint where(asio::ip::make_address(plan.health->ip),
+                                            static_cast<unsigned short>(plan.health->port));
+        if (auto listened = health->listen({where}); !listened) {
+          log::error("--health-addr: {}", listened.error().message);
+          return 1;
+        }
+        const auto bound = health->local_endpoints().front();
+        log::info("health endpoints on http://{}:{} (/healthz, /readyz, /metrics)",
+                  bound.address().is_v6() ? "[" + bound.address().to_string() + "]"
+                                          : bound.address().to_string(),
+                  bound.port());
       }
       asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
       std::function<void()> listen = [&] {

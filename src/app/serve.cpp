@@ -35,10 +35,11 @@ void raise_descriptor_limit() {
 
 }  // namespace
 
-ServeDriver::ServeDriver(asio::any_io_executor executor, const ToServer& config,
-                         std::chrono::seconds timeout, engine::MemorySink& store,
-                         engine::Engine& engine)
-    : config_(config),
+ServeDriver::ServeDriver(asio::any_io_executor executor, std::string command,
+                         const ToServer& config, std::chrono::seconds timeout,
+                         engine::MemorySink& store, engine::Engine& engine)
+    : command_(std::move(command)),
+      config_(config),
       timeout_(timeout),
       store_(store),
       engine_(engine),
@@ -48,9 +49,14 @@ ServeDriver::ServeDriver(asio::any_io_executor executor, const ToServer& config,
           [this](const serve::Request& request) {
             serve::RouteState state{token_, store_.latest(), config_.account_id, &imds_,
                                     &imds_tokens_};
-            return serve::route(
+            state.metrics = &engine_.metrics();
+            state.version = AWH_VERSION;
+            state.command = command_;
+            auto reply = serve::route(
                 request, state,
                 engine::Now{std::chrono::steady_clock::now(), std::chrono::system_clock::now()});
+            ++engine_.metrics().requests[{std::string(reply.route), reply.status}];
+            return reply;
           },
           [&] {
             serve::ServerLimits limits;

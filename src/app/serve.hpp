@@ -25,7 +25,7 @@ namespace awh::app {
 
 class ServeDriver {
  public:
-  ServeDriver(boost::asio::any_io_executor executor, const ToServer& config,
+  ServeDriver(boost::asio::any_io_executor executor, std::string command, const ToServer& config,
               std::chrono::seconds timeout, engine::MemorySink& store, engine::Engine& engine);
 
   // Before the engine runs: the token file, the start-up deadline, and with
@@ -39,6 +39,7 @@ class ServeDriver {
   Result<void> listen();
   void credentials_arrived();
 
+  std::string command_;
   const ToServer& config_;
   std::chrono::seconds timeout_;
   engine::MemorySink& store_;

@@ -44,14 +44,19 @@ std::string Engine::outputs() const {
 asio::awaitable<Result<Engine::Delivered>> Engine::exchange_and_deliver(
     Deadline deadline, const std::function<void()>& before_output) {
   AWH_CO_TRY(identity, co_await source_.fetch(deadline));
+  if (identity->expires) metrics_.svid_expiry = identity->expires;
   AWH_CO_TRY(credentials, co_await exchanger_.exchange(*identity, deadline));
   Delivered delivered{identity->description, credentials->expiration, std::nullopt};
   if (auto parsed = util::parse_rfc3339(credentials->expiration)) delivered.expires_at = *parsed;
   if (stop_code_) co_return make_error(errc::internal, "stopping");
   if (before_output) before_output();
   for (Sink* sink : sinks_) {
-    if (auto done = sink->deliver(*credentials); !done) co_return done.error();
+    if (auto done = sink->deliver(*credentials); !done) {
+      metrics_.last_delivery_ok = false;
+      co_return done.error();
+    }
   }
+  metrics_.last_delivery_ok = true;
   co_return delivered;
 }
 
@@ -108,10 +113,14 @@ void Engine::apply(const Decision& d) {
 
 asio::awaitable<void> Engine::exchange_task(Trigger why) {
   log::debug("exchanging ({})", trigger_name(why));
-  const auto deadline = clock_.now().steady + settings_.timeout;
+  const auto started = clock_.now().steady;
+  const auto deadline = started + settings_.timeout;
   auto delivered = co_await exchange_and_deliver(deadline, {});
+  metrics_.exchange_seconds.observe(
+      std::chrono::duration<double>(clock_.now().steady - started).count());
   if (stop_code_) co_return;
   if (!delivered) {
+    ++metrics_.exchanges[{"failure", class_name(delivered.error().cls)}];
     post(event::Failed{delivered.error()});
     co_return;
   }
@@ -122,6 +131,9 @@ asio::awaitable<void> Engine::exchange_task(Trigger why) {
     co_return;
   }
   const auto now = clock_.now();
+  ++metrics_.exchanges[{"success", ""}];
+  metrics_.credentials_expiry = delivered->expires_at;
+  metrics_.last_success = now.wall;
   post(event::Issued{std::chrono::duration_cast<milliseconds>(*delivered->expires_at - now.wall),
                      util::format_rfc3339(*delivered->expires_at),
                      fmt::format("renewed {} with {}", outputs(), delivered->identity)});
@@ -136,6 +148,7 @@ asio::awaitable<void> Engine::watch() {
     });
     if (stop_code_) break;
     reconnect_at_.reset();
+    ++metrics_.reconnects;
     post(event::StreamLost{std::move(ended)});
     while (!stop_code_ && !reconnect_at_) co_await reconnect_wake_.wait();
     while (!stop_code_ && clock_.now().steady < *reconnect_at_)

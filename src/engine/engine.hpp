@@ -19,6 +19,7 @@
 #include <optional>
 #include <vector>
 
+#include "engine/metrics.hpp"
 #include "engine/pieces.hpp"
 #include "engine/scheduler.hpp"
 #include "util/async_event.hpp"
@@ -56,6 +57,9 @@ class Engine {
   // An event from outside (signals): queued for the scheduler.
   void post(Event e);
 
+  // What the engine counted (for /metrics and /readyz); the endpoints add their requests.
+  Metrics& metrics() { return metrics_; }
+
  private:
   struct Delivered {
     std::string identity;
@@ -84,6 +88,7 @@ class Engine {
   std::optional<SteadyTime> timer_at_;
   std::optional<SteadyTime> reconnect_at_;
   std::optional<int> stop_code_;
+  Metrics metrics_;
   bool exchanging_ = false;
   bool watching_ = false;
 };

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 
@@ -26,6 +27,7 @@ struct Identity {
   std::shared_ptr<const spiffe::X509Svid> x509;
   util::SecretString jwt;   // secret (a bearer token): never log
   std::string description;  // "X.509-SVID spiffe://... (serial N)" or "JWT-SVID spiffe://..."
+  std::optional<WallTime> expires{};  // the SVID's NotAfter or the JWT-SVID's exp (metrics)
 };
 
 // Where identities come from: the Workload API.

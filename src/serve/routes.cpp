@@ -152,7 +152,7 @@ Reply route(const Request& request, const RouteState& state, engine::Now clock) 
   if (path.starts_with("/latest/") && state.imds && state.imds_tokens)
     return imds_route(request, path, state, clock);
   const bool get = request.method == "GET";
-  if (path == kCredentialsPath) {
+  if (path == kCredentialsPath && state.credentials_route) {
     if (!get) return error_reply(405, "MethodNotAllowed", "use GET", "credentials");
     if (!request.authorization || !token_matches(*request.authorization, state.token)) {
       return error_reply(401, "Unauthorized",
@@ -182,13 +182,27 @@ Reply route(const Request& request, const RouteState& state, engine::Now clock) 
     Reply r;
     r.content_type = "text/plain";
     r.route = "readyz";
-    if (valid(state, now, kReadyMargin)) {
+    const bool ready = state.metrics
+                           ? state.metrics->credentials_expiry &&
+                                 *state.metrics->credentials_expiry > now + kReadyMargin &&
+                                 state.metrics->last_delivery_ok
+                           : valid(state, now, kReadyMargin);
+    if (ready) {
       r.body = "ready\n";
     } else {
       r.status = 503;
-      r.body = state.latest ? "not ready: the credentials expire within 5 minutes or have expired\n"
-                            : "not ready: no credentials yet\n";
+      r.body = state.metrics && !state.metrics->last_delivery_ok
+                   ? "not ready: the last attempt could not write its output\n"
+                   : "not ready: no credentials with more than 5 minutes left\n";
     }
+    return r;
+  }
+  if (path == "/metrics" && state.metrics) {
+    if (!get) return error_reply(405, "MethodNotAllowed", "use GET", "metrics");
+    Reply r;
+    r.content_type = "text/plain; version=0.0.4";
+    r.body = engine::render_prometheus(*state.metrics, state.version, state.command);
+    r.route = "metrics";
     return r;
   }
   return error_reply(404, "NotFound", "no such route", "other");

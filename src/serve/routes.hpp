@@ -9,7 +9,9 @@
 //    The Authorization header must equal the token (compared in constant time), else 401. No
 //    valid credentials (none yet, or past their expiration) -> 503. Never empty, never stale.
 //  - GET /healthz: 200 while the event loop answers.
-//  - GET /readyz: 200 when valid credentials have more than 5 minutes left, else 503.
+//  - GET /readyz: 200 when valid credentials have more than 5 minutes left and the last
+//    attempt wrote every output, else 503.
+//  - GET /metrics: the Prometheus text format (engine/metrics.hpp); no secret in it.
 //  - /latest/...: the IMDSv2-compatible routes (serve/imds.hpp), when enabled.
 //  - A known path with another method -> 405; anything else -> 404.
 // Error answers are JSON {"code","message"}; only the credentials route carries a secret.
@@ -22,6 +24,7 @@
 #include <utility>
 #include <vector>
 
+#include "engine/metrics.hpp"
 #include "engine/sinks.hpp"
 #include "serve/imds.hpp"
 
@@ -57,6 +60,11 @@ struct RouteState {
   // The IMDS routes (serve/imds.hpp), when enabled: its settings and its token table.
   const ImdsSettings* imds = nullptr;
   ImdsTokens* imds_tokens = nullptr;
+  // /metrics and readiness from what the engine counted, when given.
+  const engine::Metrics* metrics = nullptr;
+  std::string_view version{};
+  std::string_view command{};
+  bool credentials_route = true;  // false: a health-only listener (the file daemons)
 };
 
 // `now`: the wall time for expirations, the steady time for IMDS tokens.

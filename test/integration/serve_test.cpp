@@ -140,6 +140,23 @@ TEST_CASE("jwt-serve: botocore's container provider and the AWS CLI get working 
     // IMDSv1 is off: a GET without a session token is refused.
     CHECK(http_get(s.port, "/latest/meta-data/iam/security-credentials/").status == 401);
   }
+  SUBCASE("/metrics and /readyz on the same listener, without secrets") {
+    REQUIRE(s.get("/v1/credentials", s.token).status == 200);
+    CHECK(s.get("/readyz", std::nullopt).status == 200);
+    auto m = s.get("/metrics", std::nullopt);
+    REQUIRE(m.status == 200);
+    CHECK(m.body.find(
+              "aws_spiffe_workload_helper_exchanges_total{result=\"success\",class=\"\"} 1") !=
+          std::string::npos);
+    CHECK(m.body.find("aws_spiffe_workload_helper_http_requests_total{route=\"credentials\",status="
+                      "\"200\"}") != std::string::npos);
+    CHECK(m.body.find("aws_spiffe_workload_helper_svid_expiry_timestamp_seconds ") !=
+          std::string::npos);
+    CHECK(m.body.find("build_info{version=") != std::string::npos);
+    CHECK(m.body.find(s.token) == std::string::npos);
+    const auto creds = parse_object(s.get("/v1/credentials", s.token).body);
+    CHECK(m.body.find(str(creds.at("SecretAccessKey"))) == std::string::npos);
+  }
   SUBCASE("the answer's shape; IPv6 loopback too") {
     auto a = s.get("/v1/credentials", s.token);
     REQUIRE(a.status == 200);

@@ -10,9 +10,11 @@
 
 #include <filesystem>
 #include <functional>
+#include <regex>
 #include <thread>
 
 #include "fixture.hpp"
+#include "moto.hpp"
 
 using namespace awh;
 using namespace awh::itest;
@@ -468,4 +470,49 @@ TEST_CASE(
   CAPTURE(log);
   CHECK(log.find("INVALID_ARGUMENT") != std::string::npos);
   CHECK_FALSE(std::filesystem::exists(path));
+}
+
+TEST_CASE("the file daemon's --health-addr: /healthz, /readyz, /metrics; never a credential") {
+  Fixture f;
+  f.serve();
+  StandIn standin(f.pki.root_pem());  // hour-long credentials: ready
+  const std::string path = f.dir.file("credentials");
+  Daemon daemon(f.args(standin, {"--aws-credentials-path", path, "--health-addr", "127.0.0.1:0"},
+                       "x509-credential-file"),
+                f.dir.file("daemon.log"));
+  int port = 0;
+  REQUIRE_MESSAGE(
+      eventually(
+          [&] {
+            std::smatch m;
+            const auto log = daemon.log();
+            if (!std::regex_search(
+                    log, m, std::regex(R"(health endpoints on http://127\.0\.0\.1:([0-9]+))")))
+              return false;
+            port = std::stoi(m[1]);
+            return true;
+          },
+          seconds(20)),
+      daemon.log());
+  REQUIRE_MESSAGE(eventually([&] { return issued(standin).size() == 1; }, seconds(20)),
+                  daemon.log());
+  CHECK(http_get(port, "/healthz").status == 200);
+  REQUIRE(eventually([&] { return http_get(port, "/readyz").status == 200; }, seconds(5)));
+  const auto metrics = http_get(port, "/metrics");
+  REQUIRE(metrics.status == 200);
+  CHECK(metrics.body.find("exchanges_total{result=\"success\",class=\"\"} 1") != std::string::npos);
+  CHECK(metrics.body.find("command=\"x509-credential-file\"") != std::string::npos);
+  CHECK(metrics.body.find(issued(standin).front().secret_key) == std::string::npos);
+  CHECK(http_get(port, "/v1/credentials").status == 404);  // no credentials route here
+
+  // The file can't be written any more: not ready.
+  std::filesystem::remove(path);
+  std::filesystem::create_directory(path);  // a directory where the file was
+  daemon.child().signal(SIGHUP);
+  REQUIRE_MESSAGE(eventually([&] { return http_get(port, "/readyz").status == 503; }, seconds(10)),
+                  daemon.log());
+  CHECK(http_get(port, "/metrics").body.find("result=\"failure\",class=\"file\"") !=
+        std::string::npos);
+  daemon.child().signal(SIGTERM);
+  CHECK(daemon.child().wait(seconds(5)) == 0);
 }
