@@ -140,6 +140,38 @@ TEST_CASE("jwt-serve: botocore's container provider and the AWS CLI get working 
     // IMDSv1 is off: a GET without a session token is refused.
     CHECK(http_get(s.port, "/latest/meta-data/iam/security-credentials/").status == 401);
   }
+  SUBCASE("the AWS SDK for JavaScript v3: fromHttp, fromContainerMetadata, fromInstanceMetadata") {
+    const std::string js = source_root() + "/test/js";
+    if (!std::filesystem::exists(js + "/node_modules/@aws-sdk/credential-providers") ||
+        run({"node", "--version"}).exit_code != 0) {
+      MESSAGE(
+          "skipped: node or the SDK is missing (scripts/install-deps installs them into test/js)");
+    } else {
+      const auto imds_endpoint = "http://127.0.0.1:" + std::to_string(s.port);
+      struct Case {
+        std::string provider;
+        std::map<std::string, std::string> env;
+      };
+      const std::vector<Case> cases{
+          {"http", sdk_env(s.env)},
+          {"http", sdk_env({{"AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                             s.env.at("AWS_CONTAINER_CREDENTIALS_FULL_URI")},
+                            {"AWS_CONTAINER_AUTHORIZATION_TOKEN", s.token}})},
+          {"container", sdk_env({{"AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                                  s.env.at("AWS_CONTAINER_CREDENTIALS_FULL_URI")},
+                                 {"AWS_CONTAINER_AUTHORIZATION_TOKEN", s.token}})},
+          {"imds", sdk_env({{"AWS_EC2_METADATA_SERVICE_ENDPOINT", imds_endpoint},
+                            {"AWS_EC2_METADATA_DISABLED", "\x01"}})},
+      };
+      for (const auto& c : cases) {
+        CAPTURE(c.provider);
+        auto r = run({"node", js + "/serve_client.mjs", c.provider, moto.endpoint()}, c.env);
+        CAPTURE(r.err);
+        CHECK(r.exit_code == 0);
+        CHECK(r.out == expected);
+      }
+    }
+  }
   SUBCASE("/metrics and /readyz on the same listener, without secrets") {
     REQUIRE(s.get("/v1/credentials", s.token).status == 200);
     CHECK(s.get("/readyz", std::nullopt).status == 200);
