@@ -111,11 +111,12 @@ asio::awaitable<void> session(std::shared_ptr<Server::State> state, tcp::socket 
       stream.expires_after(first ? state->limits.read_timeout : state->limits.idle_timeout);
       auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, kUseTuple);
       state->idle.erase(&stream);
-      if (ec == http::error::header_limit) {
-        state->rejected("request header too large");
+      if (ec == http::error::header_limit || ec == http::error::body_limit) {
+        const bool header = ec == http::error::header_limit;
+        state->rejected(header ? "request header too large" : "request body too large");
         bool ok = false;
-        co_await write_reply(stream, text_reply(431, "request header too large\n"), 11, false,
-                             state->limits.write_timeout, ok);
+        co_await write_reply(stream, text_reply(header ? 431 : 413, "request too large\n"), 11,
+                             false, state->limits.write_timeout, ok);
         break;
       }
       if (ec) {

@@ -242,6 +242,9 @@ TEST_CASE(
   CHECK(s.get("/v1/credentials", s.token.substr(0, 63)).status == 401);
   CHECK(s.get("/v1/credentials", "Bearer " + s.token).status == 401);
   CHECK(s.get("/nope", s.token).status == 404);
+  // Size limits: a header over 8 KiB gets 431, a body over 1 KiB 413.
+  CHECK(http_get(s.port, "/healthz", "X-Big: " + std::string(10000, 'a') + "\r\n").status == 431);
+  CHECK(http_get(s.port, "/healthz", "Content-Length: 5000\r\n").status == 413);
 
   // Roles Anywhere fails from now on: the last good credentials are served until they expire,
   // then 503, never stale ones.
