@@ -181,22 +181,14 @@ Result<BindAddress> parse_bind(const std::string& text, bool allow_remote) {
   const auto bad = [&](std::string_view why) {
     return make_error(errc::usage, fmt::format("--bind: '{}' {}", text, why));
   };
-  std::string host;
-  std::string port;
-  if (!text.empty() && text.front() == '[') {
-    const auto close = text.find(']');
-    if (close == std::string::npos || close + 1 >= text.size() || text[close + 1] != ':') {
-      return bad("is not [IPv6]:PORT");
-    }
-    host = text.substr(1, close - 1);
-    port = text.substr(close + 2);
-  } else {
-    const auto colon = text.rfind(':');
-    if (colon == std::string::npos) return bad("has no port (ADDR:PORT)");
-    host = text.substr(0, colon);
-    port = text.substr(colon + 1);
-    if (host.find(':') != std::string::npos)
-      return bad("is an IPv6 address without brackets ([ADDR]:PORT)");
+  const auto split = util::split_host_port(text);
+  if (!split)
+    return bad(!text.empty() && text.front() == '[' ? "is not [IPv6]:PORT"
+                                                    : "has no port (ADDR:PORT)");
+  const std::string host(split->host);
+  const std::string port(split->port);
+  if (!split->bracketed && host.find(':') != std::string::npos) {
+    return bad("is an IPv6 address without brackets ([ADDR]:PORT)");
   }
   auto ip = util::parse_ip(host);
   if (!ip) return bad("does not start with an IP address (host names are not resolved)");

@@ -1,11 +1,11 @@
 #include "spiffe/address.hpp"
 
 #include <fmt/format.h>
-#include <boost/asio/ip/address.hpp>
 
 #include <algorithm>
 #include <cctype>
 
+#include "util/ip.hpp"
 #include "util/strings.hpp"
 
 namespace awh::spiffe {
@@ -45,28 +45,19 @@ Result<std::string> workload_api_target(std::string_view address, std::string_vi
       if (slash + 1 != rest.size()) return bad("tcp addresses take no path");
       rest.remove_suffix(1);
     }
-    std::string_view host;
-    std::string_view port;
-    if (!rest.empty() && rest.front() == '[') {
-      const auto close = rest.find(']');
-      if (close == std::string_view::npos || close + 1 >= rest.size() || rest[close + 1] != ':') {
-        return bad("expected tcp://[IPv6]:port");
-      }
-      host = rest.substr(1, close - 1);
-      port = rest.substr(close + 2);
-    } else {
-      const auto colon = rest.rfind(':');
-      if (colon == std::string_view::npos) return bad("a port is required (tcp://IP:port)");
-      host = rest.substr(0, colon);
-      port = rest.substr(colon + 1);
+    const auto split = util::split_host_port(rest);
+    if (!split) {
+      return bad(!rest.empty() && rest.front() == '[' ? "expected tcp://[IPv6]:port"
+                                                      : "a port is required (tcp://IP:port)");
     }
+    const std::string_view host = split->host;
+    const std::string_view port = split->port;
     if (!util::parse_port(port)) {
       return bad("invalid port");
     }
-    boost::system::error_code ec;
-    const auto ip = boost::asio::ip::make_address(std::string(host), ec);
-    if (ec) return bad("the host must be an IP address, not a name");
-    if (ip.is_v6()) return fmt::format("ipv6:[{}]:{}", host, port);
+    const auto ip = util::parse_ip(host);
+    if (!ip) return bad("the host must be an IP address, not a name");
+    if (ip->v6) return fmt::format("ipv6:[{}]:{}", host, port);
     return fmt::format("ipv4:{}:{}", host, port);
   }
   return bad("the scheme must be unix or tcp");

@@ -12,4 +12,17 @@ std::optional<IpLiteral> parse_ip(std::string_view text) {
   return IpLiteral{address.to_string(), address.is_v6(), address.is_loopback()};
 }
 
+std::optional<HostPort> split_host_port(std::string_view text) {
+  if (!text.empty() && text.front() == '[') {
+    const auto close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+      return std::nullopt;
+    }
+    return HostPort{text.substr(1, close - 1), text.substr(close + 2), true};
+  }
+  const auto colon = text.rfind(':');
+  if (colon == std::string_view::npos) return std::nullopt;
+  return HostPort{text.substr(0, colon), text.substr(colon + 1), false};
+}
+
 }  // namespace awh::util

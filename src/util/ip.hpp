@@ -16,4 +16,13 @@ struct IpLiteral {
 // An IPv4 or IPv6 literal (no brackets, no zone); nullopt for anything else (host names too).
 std::optional<IpLiteral> parse_ip(std::string_view text);
 
+// "host:port" split at the last colon, or "[v6]:port" at the bracket. Nothing is validated but
+// the shape: nullopt for a '[' without "]:" after it, or no colon at all.
+struct HostPort {
+  std::string_view host;  // without brackets
+  std::string_view port;
+  bool bracketed = false;
+};
+std::optional<HostPort> split_host_port(std::string_view text);
+
 }  // namespace awh::util
