@@ -181,11 +181,7 @@ int run(const Plan& plan) {
           state.version = AWH_VERSION;
           state.command = plan.command;
           state.credentials_route = false;
-          auto reply = serve::route(
-              request, state,
-              engine::Now{std::chrono::steady_clock::now(), std::chrono::system_clock::now()});
-          ++engine.metrics().requests[{std::string(reply.route), reply.status}];
-          return reply;
+          return serve::answer(request, state, engine.metrics());
         });
         const asio::ip::tcp::endpoint where(asio::ip::make_address(plan.health->ip),
                                             static_cast<unsigned short>(plan.health->port));
@@ -193,11 +189,8 @@ int run(const Plan& plan) {
           log::error("--health-addr: {}", listened.error().message);
           return 1;
         }
-        const auto bound = health->local_endpoints().front();
-        log::info("health endpoints on http://{}:{} (/healthz, /readyz, /metrics)",
-                  bound.address().is_v6() ? "[" + bound.address().to_string() + "]"
-                                          : bound.address().to_string(),
-                  bound.port());
+        log::info("health endpoints on http://{} (/healthz, /readyz, /metrics)",
+                  serve::endpoint_text(health->local_endpoints().front()));
       }
       asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
       std::function<void()> listen = [&] {

@@ -18,9 +18,7 @@ namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
 std::string url_of(const tcp::endpoint& ep) {
-  const auto host = ep.address().is_v6() ? fmt::format("[{}]", ep.address().to_string())
-                                         : ep.address().to_string();
-  return fmt::format("http://{}:{}{}", host, ep.port(), serve::kCredentialsPath);
+  return fmt::format("http://{}{}", serve::endpoint_text(ep), serve::kCredentialsPath);
 }
 
 // Every connection is a descriptor: allow as many as the hard limit does (1024 by default is
@@ -52,11 +50,7 @@ ServeDriver::ServeDriver(asio::any_io_executor executor, std::string command,
             state.metrics = &engine_.metrics();
             state.version = AWH_VERSION;
             state.command = command_;
-            auto reply = serve::route(
-                request, state,
-                engine::Now{std::chrono::steady_clock::now(), std::chrono::system_clock::now()});
-            ++engine_.metrics().requests[{std::string(reply.route), reply.status}];
-            return reply;
+            return serve::answer(request, state, engine_.metrics());
           },
           [&] {
             serve::ServerLimits limits;

@@ -25,13 +25,6 @@ Engine::Engine(asio::any_io_executor executor, IdentitySource& source, Exchanger
       reconnect_wake_(executor),
       task_done_(executor) {}
 
-Result<void> Engine::prepare() {
-  for (Sink* sink : sinks_) {
-    if (auto ready = sink->prepare(); !ready) return ready.error();
-  }
-  return {};
-}
-
 std::string Engine::outputs() const {
   std::string out;
   for (const Sink* sink : sinks_) {

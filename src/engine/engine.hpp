@@ -41,9 +41,6 @@ class Engine {
   Engine(boost::asio::any_io_executor executor, IdentitySource& source, Exchanger& exchanger,
          std::vector<Sink*> sinks, Clock& clock, Random& random, Settings settings);
 
-  // Every sink's start-up check, before any network I/O.
-  Result<void> prepare();
-
   // One exchange to every output. `before_output` runs once the credentials are in hand, just
   // before the first output is written (the one-shot watchdog stops watching then). Returns the
   // exit code (0, or 1 after logging the error).

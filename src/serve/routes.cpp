@@ -129,6 +129,14 @@ Reply imds_route(const Request& request, std::string_view path, const RouteState
 
 }  // namespace
 
+Reply answer(const Request& request, const RouteState& state, engine::Metrics& metrics) {
+  Reply reply =
+      route(request, state,
+            engine::Now{std::chrono::steady_clock::now(), std::chrono::system_clock::now()});
+  ++metrics.requests[{std::string(reply.route), reply.status}];
+  return reply;
+}
+
 bool token_matches(std::string_view presented, std::string_view token) {
   if (presented.size() != token.size() || token.empty()) return false;
   return CRYPTO_memcmp(presented.data(), token.data(), token.size()) == 0;

@@ -70,6 +70,9 @@ struct RouteState {
 // `now`: the wall time for expirations, the steady time for IMDS tokens.
 Reply route(const Request& request, const RouteState& state, engine::Now now);
 
+// route() now, counted in `metrics.requests` by route and status: what the listeners call.
+Reply answer(const Request& request, const RouteState& state, engine::Metrics& metrics);
+
 // Constant-time comparison (CRYPTO_memcmp): how long it takes says nothing about where a
 // guess went wrong. Different lengths compare unequal (the length is not secret: 64 hex digits).
 bool token_matches(std::string_view presented, std::string_view token);

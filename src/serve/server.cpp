@@ -200,6 +200,12 @@ asio::awaitable<void> accept_loop(std::shared_ptr<Server::State> state, tcp::acc
 
 }  // namespace
 
+std::string endpoint_text(const tcp::endpoint& endpoint) {
+  const auto ip = endpoint.address().to_string();
+  return endpoint.address().is_v6() ? fmt::format("[{}]:{}", ip, endpoint.port())
+                                    : fmt::format("{}:{}", ip, endpoint.port());
+}
+
 Server::Server(asio::any_io_executor executor, Handler handler, ServerLimits limits)
     : state_(std::make_shared<State>()) {
   state_->executor = std::move(executor);
@@ -221,13 +227,8 @@ Result<void> Server::listen(const std::vector<tcp::endpoint>& endpoints) {
     auto acceptor = std::make_unique<tcp::acceptor>(state_->executor);
     boost::system::error_code ec;
     const auto where = [&](std::string_view what) {
-      Error e = make_error(
-          errc::network,
-          fmt::format("cannot listen on {}: {}: {}",
-                      endpoint.address().is_v6()
-                          ? fmt::format("[{}]:{}", endpoint.address().to_string(), endpoint.port())
-                          : fmt::format("{}:{}", endpoint.address().to_string(), endpoint.port()),
-                      what, ec.message()));
+      Error e = make_error(errc::network, fmt::format("cannot listen on {}: {}: {}",
+                                                      endpoint_text(endpoint), what, ec.message()));
       if (ec.category() == boost::system::system_category()) e.sys_errno = ec.value();
       return e;
     };

@@ -16,12 +16,16 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "serve/routes.hpp"
 #include "util/error.hpp"
 
 namespace awh::serve {
+
+// "127.0.0.1:9911" or "[::1]:9911": an endpoint as it is written in URLs and logs.
+std::string endpoint_text(const boost::asio::ip::tcp::endpoint& endpoint);
 
 struct ServerLimits {
   std::size_t header_bytes = 8 * 1024;

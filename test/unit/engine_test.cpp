@@ -220,7 +220,7 @@ TEST_CASE(
   CHECK_FALSE(rig.memory.latest());
 
   rig.sink.refuse = true;
-  auto ready = rig.engine.prepare();
+  auto ready = rig.sink.prepare();  // the driver prepares every output before any I/O
   REQUIRE_FALSE(ready.has_value());
   CHECK(ready.error().cls == errc::file);
 }
