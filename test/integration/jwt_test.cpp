@@ -97,13 +97,7 @@ TEST_CASE(
                                                {"AWS_SECRET_ACCESS_KEY", "\x01"},
                                                {"AWS_SESSION_TOKEN", "\x01"},
                                                {"AWS_PROFILE", "\x01"}};
-  const std::string script =
-      "import sys, botocore.session\n"
-      "s = botocore.session.Session(profile='it')\n"
-      "c = s.get_credentials()\n"
-      "assert c.method == 'custom-process', c.method\n"
-      "sts = s.create_client('sts', endpoint_url=sys.argv[1])\n"
-      "print(sts.get_caller_identity()['Arn'])\n";
+  const std::string script = botocore_caller_script("custom-process", "it");
   auto b = run({"python3", "-c", script, moto.endpoint()}, env);
   CAPTURE(b.err);
   CHECK(b.exit_code == 0);

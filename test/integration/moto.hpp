@@ -63,6 +63,22 @@ class Moto {
   Child child_;
 };
 
+// A botocore script: resolve credentials (checking which provider gave them: `method`, e.g.
+// "container-role"), then print the ARN STS GetCallerIdentity (argv[1], moto) returns for them.
+inline std::string botocore_caller_script(const std::string& method,
+                                          const std::string& profile = {}) {
+  return "import sys, botocore.session\n"
+         "s = botocore.session.Session(" +
+         (profile.empty() ? std::string() : "profile='" + profile + "'") +
+         ")\n"
+         "c = s.get_credentials()\n"
+         "assert c.method == '" +
+         method +
+         "', c.method\n"
+         "sts = s.create_client('sts', endpoint_url=sys.argv[1])\n"
+         "print(sts.get_caller_identity()['Arn'])\n";
+}
+
 // One HTTP/1.1 GET on 127.0.0.1:`port` (Connection: close), with extra header lines.
 struct HttpAnswer {
   int status = 0;  // 0: no answer

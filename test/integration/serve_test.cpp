@@ -89,13 +89,7 @@ TEST_CASE("jwt-serve: botocore's container provider and the AWS CLI get working 
   CHECK((st.st_mode & 07777) == 0700);
   CHECK(s.env.at("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE") == token_file);
 
-  const std::string script =
-      "import sys, botocore.session\n"
-      "s = botocore.session.Session()\n"
-      "c = s.get_credentials()\n"
-      "assert c.method == 'container-role', c.method\n"
-      "sts = s.create_client('sts', endpoint_url=sys.argv[1])\n"
-      "print(sts.get_caller_identity()['Arn'])\n";
+  const std::string script = botocore_caller_script("container-role");
   const std::string expected = "arn:aws:sts::123456789012:assumed-role/served-role/it-serve\n";
 
   SUBCASE("botocore, the token from the file") {
@@ -126,13 +120,7 @@ TEST_CASE("jwt-serve: botocore's container provider and the AWS CLI get working 
         {{"AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://127.0.0.1:" + std::to_string(s.port) + "/"},
          {"AWS_EC2_METADATA_DISABLED", "\x01"},
          {"AWS_EC2_METADATA_V1_DISABLED", "true"}});
-    const std::string imds_script =
-        "import sys, botocore.session\n"
-        "s = botocore.session.Session()\n"
-        "c = s.get_credentials()\n"
-        "assert c.method == 'iam-role', c.method\n"
-        "sts = s.create_client('sts', endpoint_url=sys.argv[1])\n"
-        "print(sts.get_caller_identity()['Arn'])\n";
+    const std::string imds_script = botocore_caller_script("iam-role");
     auto b = run({"python3", "-c", imds_script, moto.endpoint()}, env);
     CAPTURE(b.err);
     CHECK(b.exit_code == 0);
