@@ -629,7 +629,7 @@ CliOutcome parse_cli(const std::vector<std::string>& args, const Getenv& getenv)
     if (!topic || ordered.size() > 2) {
       outcome.exit_code = 2;
       outcome.err = fmt::format(
-          "{}: error: help: {} (see '{} help')\n", kProgram,
+          "{}: error: help: {} (see '{} --help')\n", kProgram,
           topic ? "takes one command" : fmt::format("unknown command '{}'", ordered[1]), kProgram);
       return outcome;
     }
