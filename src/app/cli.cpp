@@ -399,7 +399,7 @@ Result<Plan> validate(const Raw& raw, const Getenv& getenv, const CommandRow& ro
     o.output = std::move(*server);
   }
   if (!raw.health_addr.empty()) {
-    auto health = parse_bind(raw.health_addr, false);
+    auto health = parse_bind(raw.health_addr, /*allow_remote=*/true);
     if (!health) {
       Error e = health.error();
       e.message.replace(0, std::string_view("--bind").size(), "--health-addr");
@@ -506,10 +506,12 @@ void define_cli(CLI::App& app, Raw& raw, std::string& shell, std::string& help_t
     add_shared(*cmd, raw);
     if (row.output == OutputKind::file) add_file(*cmd, raw);
     if (row.output == OutputKind::server) add_serve(*cmd, raw);
-    if (row.output == OutputKind::file && row.mode == Mode::daemon) {
-      cmd->add_option(
-             "--health-addr", raw.health_addr,
-             "Serve /healthz, /readyz and /metrics on this loopback ADDR:PORT (off by default)")
+    if (row.mode == Mode::daemon) {
+      // No credentials are served there, so any IP may be used: Kubernetes probes and
+      // Prometheus reach a pod on its own IP, never on its loopback.
+      cmd->add_option("--health-addr", raw.health_addr,
+                      "Serve /healthz, /readyz and /metrics, never credentials, on ADDR:PORT "
+                      "(e.g. 0.0.0.0:8081 for Kubernetes probes; off by default)")
           ->type_name("ADDR:PORT");
     }
     add_common(*cmd, raw);
@@ -621,8 +623,12 @@ CliOutcome parse_cli(const std::vector<std::string>& args, const Getenv& getenv)
   }
   // `help [COMMAND]`: the same text as `--help` and `COMMAND --help` (the Go tool's Cobra has it).
   if (!ordered.empty() && ordered.front() == kHelpCommand) {
-    if (ordered.size() == 1 || ordered[1] == "-h" || ordered[1] == "--help") {
+    if (ordered.size() == 1) {
       outcome.out = app.help();
+      return outcome;
+    }
+    if (ordered[1] == "-h" || ordered[1] == "--help") {
+      outcome.out = find_command(kHelpCommand)->help();
       return outcome;
     }
     const CLI::App* topic = ordered[1].front() == '-' ? nullptr : find_command(ordered[1]);

@@ -183,6 +183,23 @@ TEST_CASE("completion and man print generated text; a shell we don't know is a u
   CHECK(parse({"completion", "bash"}).out.find(" man ") == std::string::npos);
 }
 
+TEST_CASE("--health-addr: the daemons' probe listener may face the pod network") {
+  const std::vector<std::string> serve{
+      "x509-serve", "--trust-anchor-arn",  kTa,         "--profile-arn", kProfile, "--role-arn",
+      kRole,        "--workload-api-addr", "unix:///s", "--token-file",  "/t"};
+  auto with = [&](std::vector<std::string> args, const std::string& addr) {
+    args.insert(args.end(), {"--health-addr", addr});
+    return parse(args);
+  };
+  const auto o = with(serve, "0.0.0.0:8081");
+  REQUIRE_MESSAGE(o.plan.has_value(), o.err);
+  REQUIRE(o.plan->health.has_value());
+  CHECK(o.plan->health->ip == "0.0.0.0");
+  CHECK(o.plan->health->port == 8081u);
+  check_usage_error(with(serve, "localhost:8081"), "--health-addr");
+  check_usage_error(with(base(), "127.0.0.1:8081"), "--health-addr");  // not a daemon
+}
+
 TEST_CASE("describe_cli reads every command and flag from the definition parse_cli uses") {
   const auto doc = app::describe_cli();
   CHECK(doc.program == "aws-spiffe-workload-helper");
@@ -208,6 +225,7 @@ TEST_CASE("describe_cli reads every command and flag from the definition parse_c
         std::vector<std::string>{"debug", "info", "warn", "error"});
   CHECK(flag(serve, "--version").short_name == "-v");
   CHECK(flag(command("x509-credential-file"), "--health-addr").value == "ADDR:PORT");
+  CHECK(flag(command("jwt-serve"), "--health-addr").value == "ADDR:PORT");
   CHECK(command("man").hidden);
   CHECK(command("completion").args.at(0).choices ==
         std::vector<std::string>{"bash", "zsh", "fish"});
