@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <set>
 
 namespace awh::app {
@@ -89,8 +90,7 @@ std::string flag_synopsis(const FlagDoc& f) {
 
 std::string flag_item(const FlagDoc& f) {
   std::string text = f.description;
-  if (!text.empty() && text.back() != '.' && text.back() != ')') text += '.';
-  if (!text.empty() && text.back() == ')') text += '.';
+  if (!text.empty() && text.back() != '.') text += '.';
   if (!f.choices.empty()) {
     std::string list;
     for (const auto& c : f.choices) list += (list.empty() ? "" : ", ") + c;

@@ -12,8 +12,10 @@
 
 #include <cstring>
 #include <filesystem>
+#include <regex>
 
 #include "fixture.hpp"
+#include "moto.hpp"
 
 using namespace awh;
 using namespace awh::itest;
@@ -118,14 +120,18 @@ TEST_CASE("file daemon: READY=1 only after the first credentials are written; WA
 }
 
 TEST_CASE("serve: READY=1 once the credentials are served, to an abstract socket; no watchdog") {
+  // Also: serve's --health-addr, the probe listener (Kubernetes), answers /readyz and never
+  // serves credentials.
   Fixture f;
   f.serve();
   StandIn standin(f.pki.root_pem());
   const std::string name = "@awh-notify-" + std::to_string(::getpid());
   ManagerSocket manager(name);
-  Child daemon(
-      f.args(standin, {"--token-file", f.dir.file("token"), "--bind", "127.0.0.1:0"}, "x509-serve"),
-      {{"NOTIFY_SOCKET", name}}, f.dir.file("serve.log"));
+  Child daemon(f.args(standin,
+                      {"--token-file", f.dir.file("token"), "--bind", "127.0.0.1:0",
+                       "--health-addr", "127.0.0.1:0"},
+                      "x509-serve"),
+               {{"NOTIFY_SOCKET", name}}, f.dir.file("serve.log"));
   std::vector<std::string> seen;
   REQUIRE_MESSAGE(manager.wait_for("READY=1", seconds(20), seen),
                   read_file(f.dir.file("serve.log")));
@@ -133,6 +139,16 @@ TEST_CASE("serve: READY=1 once the credentials are served, to an abstract socket
   const auto line = daemon.read_line(milliseconds(500));
   REQUIRE(line.has_value());
   CHECK(line->rfind("AWS_CONTAINER_CREDENTIALS_FULL_URI=http://127.0.0.1:", 0) == 0);
+  std::smatch m;
+  const std::string log = read_file(f.dir.file("serve.log"));
+  REQUIRE_MESSAGE(
+      std::regex_search(log, m, std::regex(R"(health endpoints on http://127\.0\.0\.1:([0-9]+))")),
+      log);
+  const int health_port = std::stoi(m[1]);
+  CHECK(http_get(health_port, "/readyz").status == 200);
+  CHECK(http_get(health_port, "/v1/credentials",
+                 "Authorization: " + read_file(f.dir.file("token")) + "\r\n")
+            .status == 404);
   // Without WATCHDOG_USEC nothing else is sent until the stop.
   CHECK_FALSE(manager.receive(milliseconds(500)).has_value());
   daemon.signal(SIGTERM);
