@@ -1,5 +1,5 @@
 // Offline validation of Kubernetes manifests: every resource against the Kubernetes API schemas
-// (kubernetes-models, pinned in package.json), then what this project's deployment examples
+// (kubernetes-models, pinned in package.json; 1.32-era schemas), no unknown field, then what this project's deployment examples
 // promise (native sidecar, SPIFFE CSI volume, probes, hardened securityContext, resources).
 //
 //   node validate.mjs DIR                      every *.yaml in DIR must be valid; the
@@ -9,6 +9,7 @@
 // Exit 0 when everything is as expected, 1 otherwise; one line per finding.
 import { readFileSync, readdirSync, existsSync } from "node:fs";
 import { join, basename, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
 import { parseAllDocuments } from "yaml";
 
 // apiVersion + kind -> the model class's module.
@@ -20,6 +21,56 @@ async function modelFor(apiVersion, kind) {
   } catch {
     return undefined;
   }
+}
+
+// Unknown fields. The models' validators accept them (as `kubectl --validate=false` would); the
+// API server in strict field validation, kubectl's default, rejects them. The field names come
+// from the same package's type declarations (one interface per .d.ts file, its properties
+// quoted at four spaces of indentation, other interfaces imported by name).
+const here = dirname(fileURLToPath(import.meta.url));
+const interfaces = new Map();
+function readInterface(file) {
+  if (interfaces.has(file)) return interfaces.get(file);
+  let result = null;
+  if (existsSync(file)) {
+    const text = readFileSync(file, "utf8");
+    const start = text.indexOf("export interface ");
+    if (start >= 0) {
+      const imports = new Map();
+      for (const m of text.matchAll(/^import \{ (\w+) \} from "([^"]+)";$/gm)) {
+        const target = m[2].startsWith(".") ? join(dirname(file), m[2]) : join(here, "node_modules", m[2]);
+        imports.set(m[1], target + ".d.ts");
+      }
+      const body = text.slice(text.indexOf("{", start) + 1, text.indexOf("\n}", start));
+      const fields = new Map();
+      for (const m of body.matchAll(/^ {4}"([^"]+)"\??: (.*?);?$/gm)) {
+        const type = m[2];
+        const element = type.match(/^Array<(\w+)>$/)?.[1] ?? type.match(/^(\w+)$/)?.[1];
+        fields.set(m[1], { file: element && imports.get(element), array: type.startsWith("Array<") });
+      }
+      result = fields;
+    }
+  }
+  interfaces.set(file, result);
+  return result;
+}
+function unknownFields(value, file, path, problems) {
+  const fields = file && readInterface(file);
+  if (!fields || value === null || typeof value !== "object" || Array.isArray(value)) return;
+  for (const [key, v] of Object.entries(value)) {
+    const field = fields.get(key);
+    if (!field) {
+      problems.push(`${path}.${key}: unknown field`);
+      continue;
+    }
+    for (const [i, item] of (field.array && Array.isArray(v) ? v.entries() : [[null, v]])) {
+      unknownFields(item, field.file, i === null ? `${path}.${key}` : `${path}.${key}[${i}]`, problems);
+    }
+  }
+}
+function declarationOf(apiVersion, kind) {
+  const [group, version] = apiVersion.includes("/") ? apiVersion.split("/") : ["", apiVersion];
+  return join(here, "node_modules/kubernetes-models", group, version, `${kind}.d.ts`);
 }
 
 function policy(doc, file) {
@@ -95,6 +146,10 @@ async function check(file) {
       problems.push(`${file}: ${doc.kind} ${doc.metadata?.name}: ${e.message}`);
       continue;
     }
+    const unknown = [];
+    unknownFields(doc, declarationOf(doc.apiVersion, doc.kind), `${basename(file)}: ${doc.kind}`, unknown);
+    if (!readInterface(declarationOf(doc.apiVersion, doc.kind))) unknown.push(`${file}: no type declaration for ${doc.kind}`);
+    problems.push(...unknown);
     problems.push(...policy(doc, basename(file)));
   }
   return problems;
