@@ -120,7 +120,10 @@ int run(const Plan& plan) {
     log::error("{}", ready.error().message);
     return 1;
   }
-  auto http = net::HttpClient::create(net::ClientOptions{plan.ca_bundle});
+  net::ClientOptions client_options;
+  client_options.ca_bundle_path = plan.ca_bundle;
+  client_options.proxy = plan.proxy;
+  auto http = net::HttpClient::create(std::move(client_options));
   if (!http) {
     log::error("{}", http.error().message);
     return 1;

@@ -53,21 +53,26 @@ asio::awaitable<Result<HttpResponse>> HttpClient::send(const Url& url, HttpReque
   const auto step_deadline = [&] {
     return std::min(deadline, Clock::now() + options_.step_timeout);
   };
-  const auto failed = [&](const Error& e) { return e.prefixed(describe(url) + ": "); };
+  const Proxy* proxy = proxy_for(options_.proxy, url);
+  const std::string prefix =
+      proxy ? fmt::format("{}: via proxy {}: ", describe(url), proxy->display())
+            : describe(url) + ": ";
+  const auto failed = [&](const Error& e) { return e.prefixed(prefix); };
   if (Clock::now() >= deadline) {
     co_return make_error(errc::timeout,
                          fmt::format("{}: out of time before connecting", describe(url)));
   }
 
-  auto endpoints = co_await resolve(options_.resolver, url.host, url.port, step_deadline());
+  auto endpoints = co_await resolve(options_.resolver, proxy ? proxy->host : url.host,
+                                    proxy ? proxy->port : url.port, step_deadline());
   if (!endpoints) co_return failed(endpoints.error());
-
-  // Connect: direct for now. A proxy step (HTTP CONNECT through a configured proxy) slots in
-  // here: it connects to the proxy instead, asks it for a tunnel to url.host:url.port and
-  // returns the same TcpStream, so the TLS handshake (still with url.host) and the exchange run
-  // over it unchanged.
   auto connection = co_await connect(std::move(*endpoints), step_deadline());
   if (!connection) co_return failed(connection.error());
+  if (proxy) {
+    connection =
+        co_await tunnel(std::move(*connection), *proxy, url.host, url.port, step_deadline());
+    if (!connection) co_return failed(connection.error());
+  }
 
   if (!url.tls) {
     auto response = co_await exchange(std::move(*connection), std::move(request),
