@@ -66,13 +66,12 @@ asio::awaitable<Result<HttpResponse>> HttpClient::send(const Url& url, HttpReque
   auto endpoints = co_await resolve(options_.resolver, proxy ? proxy->host : url.host,
                                     proxy ? proxy->port : url.port, step_deadline());
   if (!endpoints) co_return failed(endpoints.error());
-  auto connection = co_await connect(std::move(*endpoints), step_deadline());
+  auto connected = co_await connect(std::move(*endpoints), step_deadline());
+  if (!connected) co_return failed(connected.error());
+  auto connection =
+      proxy ? co_await tunnel(std::move(*connected), *proxy, url.host, url.port, step_deadline())
+            : std::move(connected);
   if (!connection) co_return failed(connection.error());
-  if (proxy) {
-    connection =
-        co_await tunnel(std::move(*connection), *proxy, url.host, url.port, step_deadline());
-    if (!connection) co_return failed(connection.error());
-  }
 
   if (!url.tls) {
     auto response = co_await exchange(std::move(*connection), std::move(request),
