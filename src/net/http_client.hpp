@@ -48,6 +48,7 @@ class HttpClient {
 
  private:
   explicit HttpClient(ClientOptions options);
+
   ClientOptions options_;
   boost::asio::ssl::context ssl_;
 };

@@ -149,13 +149,11 @@ asio::awaitable<Result<TcpStream>> connect(Endpoints endpoints, Clock::time_poin
 
 asio::awaitable<Result<TcpStream>> tunnel(TcpStream stream, const Proxy& proxy, std::string host,
                                           std::string port, Clock::time_point deadline) {
-  const std::string via = "proxy " + proxy.display();
   std::string request = connect_request(proxy, host, port);
   stream.expires_at(deadline);
   auto [write_ec, written] = co_await asio::async_write(stream, asio::buffer(request), kUseTuple);
   util::wipe(request);
-  if (write_ec)
-    co_return fail<TcpStream>(step_error("opening the tunnel through " + via, write_ec));
+  if (write_ec) co_return fail<TcpStream>(step_error("opening the tunnel", write_ec));
 
   // Only the header: a 2xx answer to CONNECT has no body (RFC 9110 §9.3.6), and the bytes after
   // it belong to the tunnel.
@@ -166,32 +164,31 @@ asio::awaitable<Result<TcpStream>> tunnel(TcpStream stream, const Proxy& proxy, 
     if (ec.category() == http::make_error_code(http::error::end_of_stream).category() &&
         ec != http::error::end_of_stream && ec != http::error::partial_message) {
       co_return fail<TcpStream>(make_error(
-          errc::protocol, fmt::format("malformed answer from {}: {}", via, ec.message())));
+          errc::protocol, fmt::format("malformed answer from the proxy: {}", ec.message())));
     }
-    co_return fail<TcpStream>(step_error("opening the tunnel through " + via, ec));
+    co_return fail<TcpStream>(step_error("opening the tunnel", ec));
   }
   const auto& res = parser.get();
   const unsigned status = res.result_int();
   if (status < 200 || status > 299) {
     Error e = make_error(
         errc::network,
-        fmt::format("{} refused the tunnel to {}: HTTP {} {}{}", via,
-                    host.find(':') != std::string::npos ? fmt::format("[{}]:{}", host, port)
-                                                        : fmt::format("{}:{}", host, port),
-                    status, util::escape_text(std::string_view(res.reason()), 100),
-                    status == 407 ? (proxy.user.empty()
-                                         ? " (the proxy wants a user name and password in the "
-                                           "proxy URL)"
-                                         : " (check the user name and password in the proxy URL)")
-                                  : ""));
+        fmt::format(
+            "the proxy refused the tunnel to {}: HTTP {} {}{}",
+            host.find(':') != std::string::npos ? fmt::format("[{}]:{}", host, port)
+                                                : fmt::format("{}:{}", host, port),
+            status, util::escape_text(std::string_view(res.reason()), 100),
+            status == 407 || status == 401
+                ? (proxy.user.empty() ? " (the proxy wants a user name and password in the "
+                                        "proxy URL)"
+                                      : " (check the user name and password in the proxy URL)")
+                : ""));
     e.http_status = status;
     co_return fail<TcpStream>(std::move(e));
   }
   if (buffer.size() != 0) {
     co_return fail<TcpStream>(make_error(
-        errc::protocol, fmt::format("malformed answer from {}: data after the 2xx answer to "
-                                    "CONNECT",
-                                    via)));
+        errc::protocol, "malformed answer from the proxy: data after the 2xx answer to CONNECT"));
   }
   stream.expires_never();
   co_return std::move(stream);

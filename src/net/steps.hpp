@@ -48,10 +48,10 @@ boost::asio::awaitable<Result<TcpStream>> connect(
 // Opens an HTTP CONNECT tunnel (RFC 9110 §9.3.6) to host:port through the proxy `stream` is
 // connected to, authenticating with Basic when the proxy has a user. The request, which holds the
 // proxy password, is wiped after sending.
-// Errors: errc::network "proxy <display> refused the tunnel to <host:port>: HTTP <status>
-// <reason>" (http_status set: 407, 403, 502, ...: transient, retried like the other network
-// failures); errc::protocol "malformed answer from proxy <display>: ..." or data after a 2xx;
-// "opening the tunnel through proxy <display> timed out" / "... failed: <reason>".
+// Errors (the caller names the proxy): errc::network "the proxy refused the tunnel to
+// <host:port>: HTTP <status> <reason>" (http_status set: 407, 403, 502, ...: transient, retried
+// like the other network failures); errc::protocol "malformed answer from the proxy: ..." (also
+// for data after a 2xx); "opening the tunnel timed out" / "opening the tunnel failed: <reason>".
 boost::asio::awaitable<Result<TcpStream>> tunnel(TcpStream stream, const Proxy& proxy,
                                                  std::string host, std::string port,
                                                  std::chrono::steady_clock::time_point deadline);
