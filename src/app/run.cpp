@@ -128,6 +128,11 @@ int run(const Plan& plan) {
     log::error("{}", http.error().message);
     return 1;
   }
+  log::debug("endpoint {}://{} (from {})", plan.endpoint.tls ? "https" : "http",
+             plan.endpoint.host_header(), plan.endpoint_source);
+  if (const auto* proxy = net::proxy_for(plan.proxy, plan.endpoint)) {
+    log::debug("through proxy {} (from {})", proxy->display(), proxy->source);
+  }
 
   asio::io_context io(1);
   int exit_code = 1;
