@@ -21,6 +21,21 @@ constexpr EnvDoc kEnvironment[] = {
     {"AWS_CA_BUNDLE",
      "A PEM file of CAs to trust for the Roles Anywhere or STS endpoint when --ca-bundle is not "
      "given; otherwise the system trust store is used."},
+    {"AWS_REGION, AWS_DEFAULT_REGION",
+     "The JWT commands' region for the default STS endpoint when --region is not given (the "
+     "X.509 commands take the trust anchor ARN's region)."},
+    {"AWS_ENDPOINT_URL_ROLESANYWHERE, AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL",
+     "The Roles Anywhere or STS endpoint when --endpoint is not given: the service's own variable "
+     "first, then the general one."},
+    {"AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+     "When true, the AWS_ENDPOINT_URL variables are ignored."},
+    {"AWS_USE_FIPS_ENDPOINT, AWS_USE_DUALSTACK_ENDPOINT",
+     "Use the FIPS or the dual-stack endpoint, as --use-fips-endpoint and "
+     "--use-dualstack-endpoint do."},
+    {"https_proxy, HTTPS_PROXY",
+     "The HTTP proxy for the AWS endpoint when --proxy is not given (lower case first); "
+     "--no-proxy ignores it. The Workload API is never proxied."},
+    {"no_proxy, NO_PROXY", "Hosts and domains reached without the proxy (lower case first)."},
     {"NOTIFY_SOCKET",
      "Set by systemd for Type=notify services: the daemons send READY=1 once the first "
      "credentials are written (file daemons) or served (serve commands), and STOPPING=1 when "

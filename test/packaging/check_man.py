@@ -64,7 +64,17 @@ def main():
     for heading in ("ENVIRONMENT", "EXIT STATUS", "FILES", "SIGNALS"):
         if not re.search(rf"^{heading}$", text, re.M):
             failures.append(f"no {heading} section")
-    for needle in ("SPIFFE_ENDPOINT_SOCKET", "AWS_CA_BUNDLE", "NOTIFY_SOCKET"):
+    # Every environment variable the sources read (getenv("NAME") or a quoted AWS_*/proxy name
+    # handed to the injected getenv) must be in the page.
+    names = {"SPIFFE_ENDPOINT_SOCKET", "AWS_CA_BUNDLE", "NOTIFY_SOCKET", "WATCHDOG_USEC"}
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "src")
+    for top, _, files in os.walk(src):
+        for name in files:
+            if name.endswith((".cpp", ".hpp")) and name != "docs.cpp":
+                source = open(os.path.join(top, name)).read()
+                names |= set(re.findall(r'getenv\("([A-Za-z_]+)"\)', source))
+                names |= set(re.findall(r'"((?:AWS_|https_|HTTPS_|no_|NO_)[A-Za-z_]*)"', source))
+    for needle in sorted(names):
         if needle not in text:
             failures.append(f"{needle} not documented")
     for line in failures:
