@@ -12,7 +12,8 @@ container stays in the host's network namespace, so loopback is shared with the 
 and clients.
 
   a. x509-credential-process: botocore runs the container as its credential_process and calls
-     STS (moto) with what it printed.
+     STS (moto) with what it printed. The stand-in's TLS CA is mounted over the image's CA
+     bundle and no --ca-bundle is given: the image's default CA path works.
   b. x509-credential-file into the shared volume, with 3-second credentials: botocore reads the
      file on the host in a loop while renewals happen; never a failed read, only issued sets.
   c. x509-serve on loopback: botocore's container provider (AWS_CONTAINER_CREDENTIALS_FULL_URI
@@ -182,13 +183,22 @@ def main() -> int:
         exchange = peers.helper_args(socket_path=f"{CONTAINER_SOCKET_DIR}/api.sock",
                                      ca=f"{CONTAINER_SOCKET_DIR}/ca.pem")
 
-        # a. credential_process: botocore runs the container.
+        # a. credential_process: botocore runs the container. Without --ca-bundle and without
+        # SSL_CERT_FILE, with the stand-in's CA mounted over the image's CA bundle: the helper
+        # finds the image's CA certificates where OpenSSL looks by default.
+        no_ca = peers.helper_args(socket_path=f"{CONTAINER_SOCKET_DIR}/api.sock", ca="")
         bundle = make_bundle(base, rootfs, os.path.join(work, "a"),
-                             entry + ["x509-credential-process"] + exchange, mounts)
+                             entry + ["x509-credential-process"] + no_ca,
+                             mounts + [(peers.ca, "/etc/ssl/certs/ca-certificates.crt", "ro")])
+        config_path = os.path.join(bundle, "config.json")
+        config = json.load(open(config_path))
+        config["process"]["env"] = [e for e in config["process"]["env"] if not e.startswith("SSL_CERT_FILE=")]
+        json.dump(config, open(config_path, "w"))
         cid = f"awh-test-{os.getpid()}-a"
         ids.append(cid)
         arn = credential_process_identity(peers.sts, ["runc", "run", "--bundle", bundle, cid], work)
-        print(f"a. x509-credential-process in the container: botocore accepted it, STS: {arn}")
+        print(f"a. x509-credential-process in the container (the image's default CA path): "
+              f"botocore accepted it, STS: {arn}")
 
         # c. x509-serve on the shared loopback.
         bundle = make_bundle(base, rootfs, os.path.join(work, "c"), entry + [

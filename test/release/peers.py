@@ -115,12 +115,15 @@ class Peers:
         self.sts = f"http://127.0.0.1:{moto_port}"
 
     def helper_args(self, socket_path=None, ca=None):
-        """The exchange flags, with the socket and CA at the paths the helper sees."""
-        return ["--trust-anchor-arn", TRUST_ANCHOR_ARN, "--profile-arn", PROFILE_ARN,
+        """The exchange flags, with the socket and CA at the paths the helper sees (ca="": no
+        --ca-bundle, the system's CA certificates)."""
+        args = ["--trust-anchor-arn", TRUST_ANCHOR_ARN, "--profile-arn", PROFILE_ARN,
                 "--role-arn", ROLE_ARN,
                 "--workload-api-addr", "unix://" + (socket_path or self.socket),
-                "--endpoint", f"https://127.0.0.1:{self.standin_port}",
-                "--ca-bundle", ca or self.ca]
+                "--endpoint", f"https://127.0.0.1:{self.standin_port}"]
+        if ca != "":
+            args += ["--ca-bundle", ca or self.ca]
+        return args
 
     def issued(self):
         """The credential sets the stand-in issued, in order: [(key, secret, token)]."""
