@@ -5,10 +5,13 @@
 #include <CLI/Config.hpp>
 #include <CLI/Formatter.hpp>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
 
 #include "aws/arn.hpp"
+#include "creds/cache.hpp"
 #include "creds/ini.hpp"
 #include "spiffe/address.hpp"
 #include "util/ip.hpp"
@@ -19,13 +22,14 @@ namespace {
 
 // The command table: each command is one row (which exchange, which output, one-shot or daemon).
 enum class ExchangeKind { x509, jwt };
-enum class OutputKind { stdout_json, file, server };
+enum class OutputKind { stdout_json, file, server, whoami };
 struct CommandRow {
   const char* name;
   ExchangeKind exchange;
   OutputKind output;
   Mode mode;
   const char* description;
+  const char* alias = nullptr;
 };
 constexpr CommandRow kCommands[] = {
     {"x509-credential-process", ExchangeKind::x509, OutputKind::stdout_json, Mode::once,
@@ -54,6 +58,12 @@ constexpr CommandRow kCommands[] = {
     {"jwt-credential-file-oneshot", ExchangeKind::jwt, OutputKind::file, Mode::once,
      "Exchange a JWT-SVID once with STS and write the credentials to a profile in an AWS "
      "credentials file"},
+    {"x509-whoami", ExchangeKind::x509, OutputKind::whoami, Mode::once,
+     "Exchange the X.509-SVID with Roles Anywhere, then ask STS GetCallerIdentity who the "
+     "credentials belong to: checks that the ARNs, the trust anchor and the SVID work together",
+     "whoami"},
+    {"jwt-whoami", ExchangeKind::jwt, OutputKind::whoami, Mode::once,
+     "Exchange a JWT-SVID with STS, then ask STS GetCallerIdentity who the credentials belong to"},
 };
 
 struct Raw {
@@ -76,6 +86,12 @@ struct Raw {
   bool imdsv1 = false;
   std::string hop_limit = "1";
   std::string health_addr;
+  bool cache = false;
+  std::string cache_dir;
+  bool dry_run = false;
+  std::string sts_endpoint;
+  std::string format = "text";
+  std::string exit_code_compat;
 };
 
 // The local endpoint's default port (no registered meaning; the same for every instance).
@@ -97,6 +113,27 @@ void add_common(CLI::App& cmd, Raw& raw) {
   cmd.add_flag("--debug", raw.debug, "Same as --log-level debug");
   cmd.add_option("--log-format", raw.log_format,
                  "Log format on stderr: text or json (default text)")
+      ->check(CLI::IsMember({"text", "json"}));
+  cmd.add_option("--exit-code-compat", raw.exit_code_compat,
+                 "go: exit 1 on usage errors, like the Go tool (default: 2)")
+      ->check(CLI::IsMember({"go"}));
+}
+
+// The *-credential-process commands.
+void add_cache(CLI::App& cmd, Raw& raw) {
+  cmd.add_flag("--cache", raw.cache,
+               "Reuse credentials cached by an earlier run for the same exchange and SVID while "
+               "more than 16 minutes remain; parallel runs share one exchange");
+  cmd.add_option("--cache-dir", raw.cache_dir,
+                 "The cache directory (0700, ours; default $XDG_RUNTIME_DIR/" +
+                     std::string(kProgram) + ", else /tmp/" + kProgram + "-<uid>)");
+}
+
+void add_whoami(CLI::App& cmd, Raw& raw) {
+  cmd.add_option("--sts-endpoint", raw.sts_endpoint,
+                 "STS endpoint for GetCallerIdentity (default $AWS_ENDPOINT_URL_STS, else STS in "
+                 "the region)");
+  cmd.add_option("--format", raw.format, "Output: text or json (default text)")
       ->check(CLI::IsMember({"text", "json"}));
 }
 
@@ -348,6 +385,34 @@ Result<void> validate_jwt(const Raw& raw, Plan& o) {
   return {};
 }
 
+// whoami: where GetCallerIdentity goes and the region it is signed for. Roles Anywhere: STS in
+// the trust anchor's region. STS: the exchange's own endpoint and --region (us-east-1, the
+// global endpoint's signing region, without one).
+Result<ToWhoami> validate_whoami(const Raw& raw, const Getenv& getenv, const Plan& plan) {
+  ToWhoami out;
+  out.json = raw.format == "json";
+  std::string endpoint = raw.sts_endpoint;
+  std::string source = "--sts-endpoint";
+  if (endpoint.empty()) {
+    endpoint = getenv("AWS_ENDPOINT_URL_STS").value_or("");
+    source = "AWS_ENDPOINT_URL_STS";
+  }
+  if (const auto* ra = std::get_if<RolesAnywhere>(&plan.exchange)) {
+    out.sts_region = ra->session.region;
+    if (endpoint.empty()) endpoint = aws::default_sts_endpoint(out.sts_region);
+  } else {
+    out.sts_region = raw.region.empty() ? "us-east-1" : raw.region;
+    if (endpoint.empty()) {
+      out.sts_endpoint = plan.endpoint;
+      return out;
+    }
+  }
+  auto url = net::parse_url(endpoint);
+  if (!url) return make_error(errc::usage, fmt::format("{}: {}", source, url.error().message));
+  out.sts_endpoint = *url;
+  return out;
+}
+
 Result<Plan> validate(const Raw& raw, const Getenv& getenv, const CommandRow& row) {
   Plan o;
   o.command = row.name;
@@ -371,6 +436,20 @@ Result<Plan> validate(const Raw& raw, const Getenv& getenv, const CommandRow& ro
     AWH_TRY(server, validate_server(raw, o));
     o.output = std::move(*server);
   }
+  if (row.output == OutputKind::whoami) {
+    AWH_TRY(whoami, validate_whoami(raw, getenv, o));
+    o.output = std::move(*whoami);
+  }
+  if (!raw.cache_dir.empty() && !raw.cache) {
+    return make_error(errc::usage, "--cache-dir: it only applies with --cache");
+  }
+  if (raw.cache) {
+    if (raw.dry_run) return make_error(errc::usage, "--cache and --dry-run exclude each other");
+    o.cache_dir = raw.cache_dir.empty()
+                      ? creds::default_cache_dir(getenv("XDG_RUNTIME_DIR"), ::geteuid())
+                      : raw.cache_dir;
+  }
+  o.dry_run = raw.dry_run;
   if (!raw.health_addr.empty()) {
     auto health = parse_bind(raw.health_addr, false);
     if (!health) {
@@ -462,6 +541,7 @@ CliOutcome parse_cli(const std::vector<std::string>& args, const Getenv& getenv)
   Raw raw;
   for (const auto& row : kCommands) {
     auto* cmd = app.add_subcommand(row.name, row.description);
+    if (row.alias != nullptr) cmd->alias(row.alias);
     // Like the Go tool's flag parser: a repeated flag takes its last value.
     cmd->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
     cmd->set_version_flag("--version", std::string(kProgram) + " " AWH_VERSION);
@@ -473,6 +553,13 @@ CliOutcome parse_cli(const std::vector<std::string>& args, const Getenv& getenv)
     add_shared(*cmd, raw);
     if (row.output == OutputKind::file) add_file(*cmd, raw);
     if (row.output == OutputKind::server) add_serve(*cmd, raw);
+    if (row.output == OutputKind::stdout_json) add_cache(*cmd, raw);
+    if (row.output == OutputKind::whoami) add_whoami(*cmd, raw);
+    if (row.mode == Mode::once) {
+      cmd->add_flag("--dry-run", raw.dry_run,
+                    "Print the request the exchange would send (signed, public parts only) and "
+                    "send nothing");
+    }
     if (row.output == OutputKind::file && row.mode == Mode::daemon) {
       cmd->add_option(
           "--health-addr", raw.health_addr,
@@ -482,11 +569,20 @@ CliOutcome parse_cli(const std::vector<std::string>& args, const Getenv& getenv)
   }
 
   CliOutcome outcome;
+  // --exit-code-compat go: usage errors exit 1 as the Go tool's do. Looked for before parsing,
+  // since a parse error is one of them.
+  int usage_code = 2;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--exit-code-compat=go" ||
+        (args[i] == "--exit-code-compat" && i + 1 < args.size() && args[i + 1] == "go")) {
+      usage_code = 1;
+    }
+  }
   const std::vector<std::string> ordered = hoist_logging_flags(args);
   if (!ordered.empty() && !ordered.front().empty() && ordered.front().front() != '-' &&
       app.get_subcommands([&](CLI::App* sub) { return sub->check_name(ordered.front()); })
           .empty()) {
-    outcome.exit_code = 2;
+    outcome.exit_code = usage_code;
     outcome.err = fmt::format("{}: error: unknown command '{}' (see '{} --help')\n", kProgram,
                               ordered.front(), kProgram);
     return outcome;
@@ -506,7 +602,7 @@ CliOutcome parse_cli(const std::vector<std::string>& args, const Getenv& getenv)
   } catch (const CLI::ParseError& e) {
     std::string where = kProgram;
     for (auto* sub : app.get_subcommands()) where += " " + sub->get_name();
-    outcome.exit_code = 2;
+    outcome.exit_code = usage_code;
     std::string what = e.what();
     if (what.empty()) what = "invalid command line";
     outcome.err = fmt::format("{}: error: {} (see '{} --help')\n", kProgram, what, where);
@@ -518,7 +614,7 @@ CliOutcome parse_cli(const std::vector<std::string>& args, const Getenv& getenv)
                                   [&](const CommandRow& c) { return command_name == c.name; });
   auto plan = validate(raw, getenv, row);
   if (!plan) {
-    outcome.exit_code = 2;
+    outcome.exit_code = usage_code;
     outcome.err = fmt::format("{}: error: {} (see '{} {} --help')\n", kProgram,
                               plan.error().message, kProgram, command_name);
     return outcome;
