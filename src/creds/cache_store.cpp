@@ -88,6 +88,14 @@ Result<void> prepare_cache_dir(const std::string& dir) {
 
 CacheLock::CacheLock(CacheLock&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
 
+CacheLock& CacheLock::operator=(CacheLock&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = std::exchange(other.fd_, -1);
+  }
+  return *this;
+}
+
 CacheLock::~CacheLock() {
   if (fd_ >= 0) ::close(fd_);  // releases the flock
 }

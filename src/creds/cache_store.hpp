@@ -30,7 +30,7 @@ class CacheLock {
  public:
   explicit CacheLock(int fd) : fd_(fd) {}
   CacheLock(CacheLock&& other) noexcept;
-  CacheLock& operator=(CacheLock&&) = delete;
+  CacheLock& operator=(CacheLock&& other) noexcept;
   ~CacheLock();
 
  private:

@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <set>
 
 #include "creds/cache.hpp"
 #include "creds/cache_store.hpp"
@@ -138,7 +139,7 @@ TEST_CASE("entries: credential_process JSON both ways; anything else is ignored"
   CHECK(back->expiration == expires);
 
   for (
-      const std::string bad : {
+      const std::string& bad : std::vector<std::string>{
           "",
           "not json",
           "[]",
@@ -168,14 +169,14 @@ TEST_CASE("the default directory: $XDG_RUNTIME_DIR, else /tmp with the uid") {
 TEST_CASE("the cache directory: created 0700; a symlink, a file or an open mode is refused") {
   TempDir tmp;
   const std::string dir = tmp.path + "/cache";
-  REQUIRE(creds::prepare_cache_dir(dir));
+  REQUIRE(creds::prepare_cache_dir(dir).has_value());
   CHECK(mode_of(dir) == 0700);
-  CHECK(creds::prepare_cache_dir(dir));  // again: fine
+  CHECK(creds::prepare_cache_dir(dir).has_value());  // again: fine
 
   SUBCASE("group/world access") {
     REQUIRE(chmod(dir.c_str(), 0755) == 0);
     auto r = creds::prepare_cache_dir(dir);
-    REQUIRE_FALSE(r);
+    REQUIRE_FALSE(r.has_value());
     CHECK(r.error().message.find("is accessible by group or others (mode 0755)") !=
           std::string::npos);
     CHECK(r.error().cls == errc::file);
@@ -183,34 +184,34 @@ TEST_CASE("the cache directory: created 0700; a symlink, a file or an open mode 
   SUBCASE("a symlink to a good directory") {
     REQUIRE(symlink(dir.c_str(), (tmp.path + "/link").c_str()) == 0);
     auto r = creds::prepare_cache_dir(tmp.path + "/link");
-    REQUIRE_FALSE(r);
+    REQUIRE_FALSE(r.has_value());
     CHECK(r.error().message.find("is a symlink") != std::string::npos);
   }
   SUBCASE("a file") {
     write(tmp.path + "/file", "x");
     auto r = creds::prepare_cache_dir(tmp.path + "/file");
-    REQUIRE_FALSE(r);
+    REQUIRE_FALSE(r.has_value());
     CHECK(r.error().message.find("is not a directory") != std::string::npos);
   }
   SUBCASE("a missing parent") {
     auto r = creds::prepare_cache_dir(tmp.path + "/no/such");
-    REQUIRE_FALSE(r);
+    REQUIRE_FALSE(r.has_value());
     CHECK(r.error().message.find("cannot be created") != std::string::npos);
   }
 }
 
 TEST_CASE("the store: 0600 entries; unsafe or corrupt entries are ignored; the lock is exclusive") {
   TempDir tmp;
-  REQUIRE(creds::prepare_cache_dir(tmp.path + "/c"));
+  REQUIRE(creds::prepare_cache_dir(tmp.path + "/c").has_value());
   const creds::CacheStore store(tmp.path + "/c");
   const std::string key(64, 'a');
   CHECK_FALSE(store.read(key));
 
   const auto c = sample_credentials(system_clock::now() + hours(1));
-  REQUIRE(store.write(key, c));
+  REQUIRE(store.write(key, c).has_value());
   CHECK(mode_of(store.entry_path(key)) == 0600);
   auto got = store.read(key);
-  REQUIRE(got);
+  REQUIRE(got.has_value());
   CHECK(got->credentials.session_token == c.session_token);
 
   const std::string text = creds::serialize_cache_entry(c);
@@ -227,7 +228,7 @@ TEST_CASE("the store: 0600 entries; unsafe or corrupt entries are ignored; the l
   SUBCASE("corrupt, then replaced by a write") {
     write(store.entry_path(key), "{\"Version\":1,", 0600);
     CHECK_FALSE(store.read(key));
-    REQUIRE(store.write(key, c));
+    REQUIRE(store.write(key, c).has_value());
     CHECK(store.read(key));
   }
   SUBCASE("a FIFO does not block the reader") {
@@ -237,14 +238,14 @@ TEST_CASE("the store: 0600 entries; unsafe or corrupt entries are ignored; the l
   }
   SUBCASE("the lock") {
     auto first = store.try_lock(key);
-    REQUIRE(first);
+    REQUIRE(first.has_value());
     REQUIRE(first->has_value());
     auto second = store.try_lock(key);  // another open file description: excluded
-    REQUIRE(second);
+    REQUIRE(second.has_value());
     CHECK_FALSE(second->has_value());
     first->reset();
     auto third = store.try_lock(key);
-    REQUIRE(third);
+    REQUIRE(third.has_value());
     CHECK(third->has_value());
   }
 }
@@ -295,30 +296,30 @@ Result<creds::Credentials> run_exchange(engine::Exchanger& e, const engine::Iden
 
 TEST_CASE("the cache step: a hit skips the exchange; rotation, expiry and corruption don't") {
   TempDir tmp;
-  REQUIRE(creds::prepare_cache_dir(tmp.path + "/c"));
+  REQUIRE(creds::prepare_cache_dir(tmp.path + "/c").has_value());
   CountingExchanger inner;
   FixedClock clock;
   engine::CachingExchanger cached(inner, creds::CacheStore(tmp.path + "/c"), sample_key(), clock,
                                   milliseconds(500));
   auto first = run_exchange(cached, x509_identity("1"));
-  REQUIRE(first);
+  REQUIRE(first.has_value());
   CHECK(inner.calls == 1);
   auto second = run_exchange(cached, x509_identity("1"));
-  REQUIRE(second);
+  REQUIRE(second.has_value());
   CHECK(inner.calls == 1);
   CHECK(second->access_key_id == first->access_key_id);
   CHECK(second->secret_access_key == first->secret_access_key);
 
   // A rotated SVID (new serial): a new exchange.
   auto rotated = run_exchange(cached, x509_identity("2"));
-  REQUIRE(rotated);
+  REQUIRE(rotated.has_value());
   CHECK(inner.calls == 2);
   CHECK(rotated->access_key_id == "ASIA2");
 
   // 16 minutes or less left: renewed.
   clock.wall = inner.expires - minutes(16);
   auto renewed = run_exchange(cached, x509_identity("1"));
-  REQUIRE(renewed);
+  REQUIRE(renewed.has_value());
   CHECK(inner.calls == 3);
   CHECK(renewed->access_key_id == "ASIA3");
 
@@ -328,22 +329,22 @@ TEST_CASE("the cache step: a hit skips the exchange; rotation, expiry and corrup
   for (const auto& f : fs::directory_iterator(tmp.path + "/c")) {
     if (f.path().extension() == ".json") write(f.path().string(), "garbage", 0600);
   }
-  REQUIRE(run_exchange(cached, x509_identity("1")));
-  REQUIRE(run_exchange(cached, x509_identity("2")));
+  REQUIRE(run_exchange(cached, x509_identity("1")).has_value());
+  REQUIRE(run_exchange(cached, x509_identity("2")).has_value());
   CHECK(inner.calls == 5);
-  REQUIRE(run_exchange(cached, x509_identity("1")));
+  REQUIRE(run_exchange(cached, x509_identity("1")).has_value());
   CHECK(inner.calls == 5);
 
   // A failed exchange is not cached, and is the result.
   inner.fail = true;
   auto failed = run_exchange(cached, x509_identity("3"));
-  REQUIRE_FALSE(failed);
+  REQUIRE_FALSE(failed.has_value());
   CHECK(failed.error().message == "AccessDeniedException: no");
 }
 
 TEST_CASE("the cache step: a lock held elsewhere is waited for, boundedly") {
   TempDir tmp;
-  REQUIRE(creds::prepare_cache_dir(tmp.path + "/c"));
+  REQUIRE(creds::prepare_cache_dir(tmp.path + "/c").has_value());
   CountingExchanger inner;
   FixedClock clock;
   const creds::CacheStore store(tmp.path + "/c");
@@ -353,26 +354,26 @@ TEST_CASE("the cache step: a lock held elsewhere is waited for, boundedly") {
 
   SUBCASE("the holder fills the entry: no exchange of our own") {
     auto held = store.try_lock(key);
-    REQUIRE(held);
+    REQUIRE(held.has_value());
     REQUIRE(held->has_value());
     asio::io_context io;
     auto f =
         asio::co_spawn(io, cached.exchange(id, steady_clock::now() + seconds(5)), asio::use_future);
     io.run_for(milliseconds(50));  // waiting for the lock
-    REQUIRE(store.write(key, sample_credentials(system_clock::now() + hours(1))));
+    REQUIRE(store.write(key, sample_credentials(system_clock::now() + hours(1))).has_value());
     held->reset();
     io.run();
     auto got = f.get();
-    REQUIRE(got);
+    REQUIRE(got.has_value());
     CHECK(inner.calls == 0);
     CHECK(got->access_key_id == "ASIAEXAMPLE");
   }
   SUBCASE("the lock is never released: we exchange after the wait") {
     auto held = store.try_lock(key);
-    REQUIRE(held);
+    REQUIRE(held.has_value());
     const auto start = steady_clock::now();
     auto got = run_exchange(cached, id);
-    REQUIRE(got);
+    REQUIRE(got.has_value());
     CHECK(inner.calls == 1);
     CHECK(steady_clock::now() - start >= milliseconds(300));
     CHECK(steady_clock::now() - start < seconds(3));

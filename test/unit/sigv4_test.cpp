@@ -25,7 +25,7 @@ std::chrono::system_clock::time_point suite_time() {
 
 net::Url url(std::string_view text) {
   auto u = net::parse_url(text);
-  REQUIRE(u);
+  REQUIRE(u.has_value());
   return *u;
 }
 
@@ -125,7 +125,7 @@ TEST_CASE("GetCallerIdentity responses: the three fields, or a clear error") {
       "<UserId>AROAEXAMPLE:s</UserId><Account>123456789012</Account>"
       "</GetCallerIdentityResult></GetCallerIdentityResponse>";
   auto who = aws::parse_get_caller_identity_response(ok);
-  REQUIRE(who);
+  REQUIRE(who.has_value());
   CHECK(who->account == "123456789012");
   CHECK(who->arn == "arn:aws:sts::123456789012:assumed-role/r/s");
   CHECK(who->user_id == "AROAEXAMPLE:s");
@@ -136,7 +136,7 @@ TEST_CASE("GetCallerIdentity responses: the three fields, or a clear error") {
       "<ErrorResponse><Error><Code>InvalidClientTokenId</Code><Message>The security token "
       "included in the request is invalid.</Message></Error></ErrorResponse>";
   auto e = aws::parse_get_caller_identity_response(denied);
-  REQUIRE_FALSE(e);
+  REQUIRE_FALSE(e.has_value());
   CHECK(e.error().message ==
         "InvalidClientTokenId: The security token included in the request is invalid. (HTTP 403)");
 
@@ -145,7 +145,7 @@ TEST_CASE("GetCallerIdentity responses: the three fields, or a clear error") {
       "<GetCallerIdentityResponse><GetCallerIdentityResult><Arn>a</Arn>"
       "</GetCallerIdentityResult></GetCallerIdentityResponse>";
   auto m = aws::parse_get_caller_identity_response(missing);
-  REQUIRE_FALSE(m);
+  REQUIRE_FALSE(m.has_value());
   CHECK(m.error().cls == errc::protocol);
 }
 
