@@ -71,21 +71,22 @@ class Watchdog {
 };
 
 std::unique_ptr<engine::Sink> make_sink(const Output& output) {
-  return std::visit(util::Overload{
-                        [](const ToStdout&) -> std::unique_ptr<engine::Sink> {
-                          return std::make_unique<engine::StdoutSink>();
-                        },
-                        [](const ToFile& f) -> std::unique_ptr<engine::Sink> {
-                          return std::make_unique<engine::FileSink>(f.target);
-                        },
-                        [](const ToServer&) -> std::unique_ptr<engine::Sink> {
-                          return std::make_unique<engine::MemorySink>();
-                        },
-                        [](const ToWhoami&) -> std::unique_ptr<engine::Sink> {
-                          return std::make_unique<engine::MemorySink>();
-                        },
-                    },
-                    output);
+  return std::visit(
+      util::Overload{
+          [](const ToStdout&) -> std::unique_ptr<engine::Sink> {
+            return std::make_unique<engine::StdoutSink>();
+          },
+          [](const ToFile& f) -> std::unique_ptr<engine::Sink> {
+            return std::make_unique<engine::FileSink>(f.target);
+          },
+          [](const ToServer&) -> std::unique_ptr<engine::Sink> {
+            return std::make_unique<engine::MemorySink>();
+          },
+          [](const ToWhoami&) -> std::unique_ptr<engine::Sink> {
+            return std::make_unique<engine::MemorySink>("memory, for GetCallerIdentity");
+          },
+      },
+      output);
 }
 
 // The cache key's fields that come from the command line (creds/cache.hpp).

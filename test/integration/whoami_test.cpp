@@ -140,10 +140,15 @@ TEST_CASE("whoami: Roles Anywhere, then GetCallerIdentity at moto's STS") {
                 "AccessDeniedException: Unable to assume role");
 }
 
-TEST_CASE("jwt-whoami: AssumeRoleWithWebIdentity, then GetCallerIdentity, both at moto") {
+TEST_CASE(
+    "jwt-whoami: AssumeRoleWithWebIdentity, then GetCallerIdentity at a moto that checks its "
+    "signature") {
   Fixture f;
   f.agent.set_jwt_svids({{kSubject, make_jwt(kSubject, kAudience), ""}});
-  Moto moto(f.dir);
+  // The first request (AssumeRoleWithWebIdentity, unsigned) goes through; moto verifies the
+  // SigV4 signature of every later one against the credentials it issued (SignatureDoesNotMatch
+  // otherwise).
+  Moto moto(f.dir, {{"INITIAL_NO_AUTH_ACTION_COUNT", "1"}});
   auto r = run(f.jwt_args(moto.endpoint(), {"--role-arn", kJwtRole, "--role-session-name", "who"},
                           "jwt-whoami"));
   CAPTURE(r.err);
@@ -152,4 +157,29 @@ TEST_CASE("jwt-whoami: AssumeRoleWithWebIdentity, then GetCallerIdentity, both a
                     "Arn:     arn:aws:sts::123456789012:assumed-role/jwt-role/who\n"
                     "UserId:  ",
                     0) == 0);
+
+  // The control: such a moto refuses a GetCallerIdentity signed with the wrong secret (a moto of
+  // its own: after the first request, moto also wants AssumeRoleWithWebIdentity signed).
+  Moto checking(f.dir, {{"INITIAL_NO_AUTH_ACTION_COUNT", "1"}});
+  const std::string tamper =
+      "import sys, boto3\n"
+      "from botocore import UNSIGNED\n"
+      "from botocore.config import Config\n"
+      "e = sys.argv[1]\n"
+      "c = boto3.client('sts', endpoint_url=e, region_name='us-east-1',\n"
+      "    config=Config(signature_version=UNSIGNED)).assume_role_with_web_identity(\n"
+      "    RoleArn='" +
+      kJwtRole +
+      "', RoleSessionName='x1', WebIdentityToken='a.b.c')['Credentials']\n"
+      "bad = boto3.client('sts', endpoint_url=e, region_name='us-east-1',\n"
+      "    aws_access_key_id=c['AccessKeyId'], aws_secret_access_key='wrong',\n"
+      "    aws_session_token=c['SessionToken'])\n"
+      "try:\n"
+      "    bad.get_caller_identity()\n"
+      "    print('accepted')\n"
+      "except Exception as x:\n"
+      "    print(type(x).__name__, x.response['Error']['Code'])\n";
+  auto control = run({"python3", "-c", tamper, checking.endpoint()});
+  CAPTURE(control.err);
+  CHECK(control.out == "ClientError SignatureDoesNotMatch\n");
 }
