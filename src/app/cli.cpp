@@ -5,12 +5,15 @@
 #include <CLI/Config.hpp>
 #include <CLI/Formatter.hpp>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
 
 #include "app/build_info.hpp"
 #include "aws/arn.hpp"
 #include "aws/endpoints.hpp"
+#include "creds/cache.hpp"
 #include "creds/ini.hpp"
 #include "spiffe/address.hpp"
 #include "util/ip.hpp"
@@ -21,13 +24,14 @@ namespace {
 
 // The command table: each command is one row (which exchange, which output, one-shot or daemon).
 enum class ExchangeKind { x509, jwt };
-enum class OutputKind { stdout_json, file, server };
+enum class OutputKind { stdout_json, file, server, whoami };
 struct CommandRow {
   const char* name;
   ExchangeKind exchange;
   OutputKind output;
   Mode mode;
   const char* description;
+  const char* alias = nullptr;
 };
 constexpr CommandRow kCommands[] = {
     {"x509-credential-process", ExchangeKind::x509, OutputKind::stdout_json, Mode::once,
@@ -56,6 +60,12 @@ constexpr CommandRow kCommands[] = {
     {"jwt-credential-file-oneshot", ExchangeKind::jwt, OutputKind::file, Mode::once,
      "Exchange a JWT-SVID once with STS and write the credentials to a profile in an AWS "
      "credentials file"},
+    {"x509-whoami", ExchangeKind::x509, OutputKind::whoami, Mode::once,
+     "Exchange the X.509-SVID with Roles Anywhere, then ask STS GetCallerIdentity who the "
+     "credentials belong to: checks that the ARNs, the trust anchor and the SVID work together",
+     "whoami"},
+    {"jwt-whoami", ExchangeKind::jwt, OutputKind::whoami, Mode::once,
+     "Exchange a JWT-SVID with STS, then ask STS GetCallerIdentity who the credentials belong to"},
 };
 
 struct Raw {
@@ -78,6 +88,12 @@ struct Raw {
   bool imdsv1 = false;
   std::string hop_limit = "1";
   std::string health_addr;
+  bool cache = false;
+  std::string cache_dir;
+  bool dry_run = false;
+  std::string sts_endpoint;
+  std::string format = "text";
+  std::string exit_code_compat;
   std::string proxy;
   bool no_proxy = false;
   bool use_fips = false;
@@ -108,6 +124,27 @@ void add_common(CLI::App& cmd, Raw& raw) {
   cmd.add_option("--log-format", raw.log_format,
                  "Log format on stderr: text or json (default text)")
       ->type_name("FORMAT")
+      ->check(CLI::IsMember({"text", "json"}));
+  cmd.add_option("--exit-code-compat", raw.exit_code_compat,
+                 "go: exit 1 on usage errors, like the Go tool (default: 2)")
+      ->check(CLI::IsMember({"go"}));
+}
+
+// The *-credential-process commands.
+void add_cache(CLI::App& cmd, Raw& raw) {
+  cmd.add_flag("--cache", raw.cache,
+               "Reuse credentials cached by an earlier run for the same exchange and SVID while "
+               "more than 16 minutes remain; parallel runs share one exchange");
+  cmd.add_option("--cache-dir", raw.cache_dir,
+                 "The cache directory (0700, ours; default $XDG_RUNTIME_DIR/" +
+                     std::string(kProgram) + ", else /tmp/" + kProgram + "-<uid>)");
+}
+
+void add_whoami(CLI::App& cmd, Raw& raw) {
+  cmd.add_option("--sts-endpoint", raw.sts_endpoint,
+                 "STS endpoint for GetCallerIdentity (default $AWS_ENDPOINT_URL_STS, else STS in "
+                 "the region)");
+  cmd.add_option("--format", raw.format, "Output: text or json (default text)")
       ->check(CLI::IsMember({"text", "json"}));
 }
 
@@ -470,6 +507,38 @@ Result<net::ProxySettings> validate_proxy(const Raw& raw, const Getenv& getenv) 
   return out;
 }
 
+// whoami: where GetCallerIdentity goes and the region it is signed for. Roles Anywhere: STS in
+// the trust anchor's region, by the SDKs' endpoint precedence (AWS_ENDPOINT_URL_STS, ...).
+// STS: the STS the exchange went to, signed for --region (or AWS_REGION, AWS_DEFAULT_REGION;
+// else us-east-1). --sts-endpoint overrides both.
+Result<ToWhoami> validate_whoami(const Raw& raw, const Getenv& getenv, const Plan& plan) {
+  ToWhoami out;
+  out.json = raw.format == "json";
+  std::string region;
+  if (const auto* ra = std::get_if<RolesAnywhere>(&plan.exchange)) {
+    region = ra->session.region;
+  } else {
+    region = raw.region;
+    for (const char* name : {"AWS_REGION", "AWS_DEFAULT_REGION"}) {
+      if (region.empty()) region = getenv(name).value_or("");
+    }
+  }
+  AWH_TRY(variant, endpoint_variant(raw, getenv, region));
+  out.sts_region = region.empty() ? "us-east-1" : region;
+  if (raw.sts_endpoint.empty() && std::holds_alternative<Sts>(plan.exchange)) {
+    out.sts_endpoint = plan.endpoint;
+    return out;
+  }
+  AWH_TRY(chosen, aws::choose_endpoint(aws::Service::sts, out.sts_region, *variant,
+                                       raw.sts_endpoint, getenv));
+  const std::string source =
+      chosen->source == "--endpoint" ? std::string("--sts-endpoint") : chosen->source;
+  auto url = net::parse_url(chosen->url);
+  if (!url) return make_error(errc::usage, fmt::format("{}: {}", source, url.error().message));
+  out.sts_endpoint = *url;
+  return out;
+}
+
 Result<Plan> validate(const Raw& raw, const Getenv& getenv, const CommandRow& row) {
   Plan o;
   o.command = row.name;
@@ -493,6 +562,20 @@ Result<Plan> validate(const Raw& raw, const Getenv& getenv, const CommandRow& ro
     AWH_TRY(server, validate_server(raw, o));
     o.output = std::move(*server);
   }
+  if (row.output == OutputKind::whoami) {
+    AWH_TRY(whoami, validate_whoami(raw, getenv, o));
+    o.output = std::move(*whoami);
+  }
+  if (!raw.cache_dir.empty() && !raw.cache) {
+    return make_error(errc::usage, "--cache-dir: it only applies with --cache");
+  }
+  if (raw.cache) {
+    if (raw.dry_run) return make_error(errc::usage, "--cache and --dry-run exclude each other");
+    o.cache_dir = raw.cache_dir.empty()
+                      ? creds::default_cache_dir(getenv("XDG_RUNTIME_DIR"), ::geteuid())
+                      : raw.cache_dir;
+  }
+  o.dry_run = raw.dry_run;
   if (!raw.health_addr.empty()) {
     auto health = parse_bind(raw.health_addr, /*allow_remote=*/true);
     if (!health) {
@@ -592,6 +675,7 @@ void define_cli(CLI::App& app, Raw& raw, std::string& shell, std::string& help_t
       "Logging flags (--debug, --log-level, --log-format) may also come before the command.");
   for (const auto& row : kCommands) {
     auto* cmd = app.add_subcommand(row.name, row.description);
+    if (row.alias != nullptr) cmd->alias(row.alias);
     // Like the Go tool's flag parser: a repeated flag takes its last value.
     cmd->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
     cmd->set_version_flag("-v,--version", version_text(), "Print the version and build details");
@@ -603,6 +687,13 @@ void define_cli(CLI::App& app, Raw& raw, std::string& shell, std::string& help_t
     add_shared(*cmd, raw);
     if (row.output == OutputKind::file) add_file(*cmd, raw);
     if (row.output == OutputKind::server) add_serve(*cmd, raw);
+    if (row.output == OutputKind::stdout_json) add_cache(*cmd, raw);
+    if (row.output == OutputKind::whoami) add_whoami(*cmd, raw);
+    if (row.mode == Mode::once) {
+      cmd->add_flag("--dry-run", raw.dry_run,
+                    "Print the request the exchange would send (signed, public parts only) and "
+                    "send nothing");
+    }
     if (row.mode == Mode::daemon) {
       // No credentials are served there, so any IP may be used: Kubernetes probes and
       // Prometheus reach a pod on its own IP, never on its loopback.
@@ -706,6 +797,15 @@ CliOutcome parse_cli(const std::vector<std::string>& args, const Getenv& getenv)
   define_cli(app, raw, shell, help_topic);
 
   CliOutcome outcome;
+  // --exit-code-compat go: usage errors exit 1 as the Go tool's do. Looked for before parsing,
+  // since a parse error is one of them.
+  int usage_code = 2;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--exit-code-compat=go" ||
+        (args[i] == "--exit-code-compat" && i + 1 < args.size() && args[i + 1] == "go")) {
+      usage_code = 1;
+    }
+  }
   const std::vector<std::string> ordered = hoist_logging_flags(args);
   const auto find_command = [&](const std::string& name) -> CLI::App* {
     auto found = app.get_subcommands([&](CLI::App* sub) { return sub->check_name(name); });
@@ -713,7 +813,7 @@ CliOutcome parse_cli(const std::vector<std::string>& args, const Getenv& getenv)
   };
   if (!ordered.empty() && !ordered.front().empty() && ordered.front().front() != '-' &&
       !find_command(ordered.front())) {
-    outcome.exit_code = 2;
+    outcome.exit_code = usage_code;
     outcome.err = fmt::format("{}: error: unknown command '{}' (see '{} --help')\n", kProgram,
                               ordered.front(), kProgram);
     return outcome;
@@ -730,7 +830,7 @@ CliOutcome parse_cli(const std::vector<std::string>& args, const Getenv& getenv)
     }
     const CLI::App* topic = ordered[1].front() == '-' ? nullptr : find_command(ordered[1]);
     if (!topic || ordered.size() > 2) {
-      outcome.exit_code = 2;
+      outcome.exit_code = usage_code;
       outcome.err = fmt::format(
           "{}: error: help: {} (see '{} --help')\n", kProgram,
           topic ? "takes one command" : fmt::format("unknown command '{}'", ordered[1]), kProgram);
@@ -754,7 +854,7 @@ CliOutcome parse_cli(const std::vector<std::string>& args, const Getenv& getenv)
   } catch (const CLI::ParseError& e) {
     std::string where = kProgram;
     for (auto* sub : app.get_subcommands()) where += " " + sub->get_name();
-    outcome.exit_code = 2;
+    outcome.exit_code = usage_code;
     std::string what = e.what();
     if (what.empty()) what = "invalid command line";
     outcome.err = fmt::format("{}: error: {} (see '{} --help')\n", kProgram, what, where);
@@ -765,7 +865,7 @@ CliOutcome parse_cli(const std::vector<std::string>& args, const Getenv& getenv)
   if (command_name == kCompletionCommand) {
     auto script = completion_script(describe_cli(), shell);
     if (!script) {  // unreachable: CLI11 checked the name against kShells
-      outcome.exit_code = 2;
+      outcome.exit_code = usage_code;
       outcome.err = fmt::format("{}: error: {}\n", kProgram, script.error().message);
       return outcome;
     }
@@ -780,7 +880,7 @@ CliOutcome parse_cli(const std::vector<std::string>& args, const Getenv& getenv)
                                   [&](const CommandRow& c) { return command_name == c.name; });
   auto plan = validate(raw, getenv, row);
   if (!plan) {
-    outcome.exit_code = 2;
+    outcome.exit_code = usage_code;
     outcome.err = fmt::format("{}: error: {} (see '{} {} --help')\n", kProgram,
                               plan.error().message, kProgram, command_name);
     return outcome;

@@ -55,7 +55,14 @@ struct ToServer {
   bool imdsv1 = false;                // --imdsv1: GETs without a session token
   int hop_limit = 1;                  // --hop-limit: IP TTL / hop limit of answers
 };
-using Output = std::variant<ToStdout, ToFile, ToServer>;
+// `whoami`: the exchange, then STS GetCallerIdentity signed with the new credentials; prints
+// the account, the ARN and the user id.
+struct ToWhoami {
+  net::Url sts_endpoint;
+  std::string sts_region;  // the SigV4 scope's region
+  bool json = false;       // --format json
+};
+using Output = std::variant<ToStdout, ToFile, ToServer, ToWhoami>;
 
 enum class Mode {
   once,    // one exchange, bounded by --timeout, then exit
@@ -78,6 +85,10 @@ struct Plan {
   // The file daemons' --health-addr: /healthz, /readyz and /metrics on loopback (off unless
   // given; `serve` has them on its own listener).
   std::optional<BindAddress> health;
+  // --cache (the *-credential-process commands): the cache directory (creds/cache_store.hpp).
+  std::optional<std::string> cache_dir;
+  // --dry-run: print the request the exchange would send, send nothing, write nothing.
+  bool dry_run = false;
   log::Level log_level = log::Level::info;
   log::Format log_format = log::Format::text;
 };

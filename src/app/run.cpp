@@ -12,7 +12,14 @@
 #include <mutex>
 #include <thread>
 
+#include <fmt/format.h>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+
 #include "app/serve.hpp"
+#include "aws/clients.hpp"
+#include "creds/cache_store.hpp"
+#include "engine/cache.hpp"
 #include "engine/engine.hpp"
 #include "engine/exchangers.hpp"
 #include "engine/sinks.hpp"
@@ -65,18 +72,96 @@ class Watchdog {
 };
 
 std::unique_ptr<engine::Sink> make_sink(const Output& output) {
-  return std::visit(util::Overload{
-                        [](const ToStdout&) -> std::unique_ptr<engine::Sink> {
-                          return std::make_unique<engine::StdoutSink>();
-                        },
-                        [](const ToFile& f) -> std::unique_ptr<engine::Sink> {
-                          return std::make_unique<engine::FileSink>(f.target);
-                        },
-                        [](const ToServer&) -> std::unique_ptr<engine::Sink> {
-                          return std::make_unique<engine::MemorySink>();
-                        },
-                    },
-                    output);
+  return std::visit(
+      util::Overload{
+          [](const ToStdout&) -> std::unique_ptr<engine::Sink> {
+            return std::make_unique<engine::StdoutSink>();
+          },
+          [](const ToFile& f) -> std::unique_ptr<engine::Sink> {
+            return std::make_unique<engine::FileSink>(f.target);
+          },
+          [](const ToServer&) -> std::unique_ptr<engine::Sink> {
+            return std::make_unique<engine::MemorySink>();
+          },
+          [](const ToWhoami&) -> std::unique_ptr<engine::Sink> {
+            return std::make_unique<engine::MemorySink>("memory, for GetCallerIdentity");
+          },
+      },
+      output);
+}
+
+// The cache key's fields that come from the command line (creds/cache.hpp).
+creds::CacheKeyInput cache_key_fields(const Plan& plan) {
+  creds::CacheKeyInput key;
+  key.command = plan.command;
+  key.endpoint = fmt::format("{}://{}{}", plan.endpoint.tls ? "https" : "http",
+                             plan.endpoint.host_header(), plan.endpoint.base_path);
+  std::visit(util::Overload{
+                 [&](const RolesAnywhere& ra) {
+                   key.region = ra.session.region;
+                   key.trust_anchor_arn = ra.session.trust_anchor_arn;
+                   key.profile_arn = ra.session.profile_arn;
+                   key.role_arn = ra.session.role_arn;
+                   key.duration_seconds = ra.session.duration_seconds;
+                   key.role_session_name = ra.session.role_session_name.value_or("");
+                 },
+                 [&](const Sts& sts) {
+                   key.audience = sts.audience;
+                   key.role_arn = sts.params.role_arn.value_or("");
+                   key.duration_seconds = sts.params.duration_seconds;
+                   key.role_session_name = sts.params.role_session_name.value_or("");
+                 },
+             },
+             plan.exchange);
+  return key;
+}
+
+// --dry-run: the identity, then the request the exchange would send, on stdout.
+asio::awaitable<int> dry_run(engine::IdentitySource& source, engine::Exchanger& exchanger,
+                             std::chrono::seconds timeout) {
+  auto identity = co_await source.fetch(std::chrono::steady_clock::now() + timeout);
+  if (!identity) {
+    log::error("{}", identity.error().message);
+    co_return 1;
+  }
+  auto text = exchanger.dry_run(*identity);
+  if (!text) {
+    log::error("{}", text.error().message);
+    co_return 1;
+  }
+  std::fputs(
+      fmt::format("# dry run with {}: this request was not sent\n{}", identity->description, *text)
+          .c_str(),
+      stdout);
+  co_return std::fflush(stdout) == 0 ? 0 : 1;
+}
+
+std::string whoami_text(const aws::CallerIdentity& who, bool json) {
+  if (json) {
+    boost::json::object o;
+    o["UserId"] = who.user_id;
+    o["Account"] = who.account;
+    o["Arn"] = who.arn;
+    return boost::json::serialize(o) + "\n";
+  }
+  return fmt::format("Account: {}\nArn:     {}\nUserId:  {}\n", who.account, who.arn, who.user_id);
+}
+
+// whoami: the exchange (into memory), then GetCallerIdentity with those credentials.
+asio::awaitable<int> whoami(engine::Engine& engine, const engine::MemorySink& store,
+                            net::HttpClient& http, ToWhoami target, std::chrono::seconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  if (const int code = co_await engine.run_once(); code != 0) co_return code;
+  const auto latest = store.latest();
+  if (!latest) co_return 1;
+  auto who = co_await aws::get_caller_identity(http, target.sts_endpoint, target.sts_region,
+                                               latest->credentials, aws::RetryPolicy{}, deadline);
+  if (!who) {
+    log::error("the exchange worked, but {}", who.error().message);
+    co_return 1;
+  }
+  std::fputs(whoami_text(*who, target.json).c_str(), stdout);
+  co_return std::fflush(stdout) == 0 ? 0 : 1;
 }
 
 std::unique_ptr<engine::IdentitySource> make_source(const Plan& plan,
@@ -152,17 +237,23 @@ int run(const Plan& plan) {
   std::optional<Watchdog> watchdog;
   if (once) watchdog.emplace(plan.timeout + std::chrono::seconds(2));
 
-  // Start-up checks before any network I/O: the outputs (a file we could never write), then the
-  // HTTPS client's trust store.
+  // Start-up checks before any network I/O: the outputs (a file we could never write; a dry run
+  // writes nothing), the cache directory, then the HTTPS client's trust store.
   // systemd's notification socket (Type=notify), for the daemons only.
   const util::Notifier notifier = once ? util::Notifier() : util::Notifier::from_environment();
   auto sink = make_sink(plan.output);
   if (notifier.enabled() && std::holds_alternative<ToFile>(plan.output)) {
     sink = std::make_unique<ReadyAfterFirstDelivery>(std::move(sink), notifier);
   }
-  if (auto ready = sink->prepare(); !ready) {
+  if (auto ready = plan.dry_run ? Result<void>() : sink->prepare(); !ready) {
     log::error("{}", ready.error().message);
     return 1;
+  }
+  if (plan.cache_dir) {
+    if (auto ready = creds::prepare_cache_dir(*plan.cache_dir); !ready) {
+      log::error("{}", ready.error().message);
+      return 1;
+    }
   }
   net::ClientOptions client_options;
   client_options.ca_bundle_path = plan.ca_bundle;
@@ -185,9 +276,18 @@ int run(const Plan& plan) {
     // before the io_context goes.
     spiffe::WorkloadClient workload(io.get_executor(), plan.workload_api_target);
     auto source = make_source(plan, workload);
-    auto exchanger = make_exchanger(plan, **http);
+    std::unique_ptr<engine::Exchanger> exchanger = make_exchanger(plan, **http);
     engine::SystemClock clock;
     engine::SystemRandom random;
+    // --cache: a step in front of the exchange. Concurrent runs wait for the one exchanging at
+    // most 30 s (or --timeout).
+    std::unique_ptr<engine::Exchanger> uncached;
+    if (plan.cache_dir) {
+      uncached = std::move(exchanger);
+      exchanger = std::make_unique<engine::CachingExchanger>(
+          *uncached, creds::CacheStore(*plan.cache_dir), cache_key_fields(plan), clock,
+          std::min<std::chrono::milliseconds>(plan.timeout, std::chrono::seconds(30)));
+    }
     engine::Settings settings;
     settings.timeout = plan.timeout;
     if (std::holds_alternative<ToFile>(plan.output)) settings.keeper = "the file";
@@ -211,7 +311,17 @@ int run(const Plan& plan) {
       });
     };
     const auto failed = [&] { end(1); };
-    if (once) {
+    if (plan.dry_run) {
+      asio::co_spawn(io, dry_run(*source, *exchanger, plan.timeout),
+                     util::log_failures_or("the dry run", end, failed));
+      io.run();
+    } else if (const auto* target = std::get_if<ToWhoami>(&plan.output)) {
+      asio::co_spawn(io,
+                     whoami(engine, static_cast<const engine::MemorySink&>(*sink), **http, *target,
+                            plan.timeout),
+                     util::log_failures_or("whoami", end, failed));
+      io.run();
+    } else if (once) {
       asio::co_spawn(io, engine.run_once([&] { watchdog->start_output(); }),
                      util::log_failures_or("the run", end, failed));
       io.run();

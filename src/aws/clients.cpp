@@ -18,11 +18,12 @@ using Clock = std::chrono::steady_clock;
 
 // Sends what `make` builds until `parse` accepts the answer, a failure is final, the attempts
 // run out, or the next wait would pass `deadline`.
-asio::awaitable<Result<creds::Credentials>> exchange_with_retry(
+template <class T>
+asio::awaitable<Result<T>> exchange_with_retry(
     net::HttpClient& client, const net::Url& endpoint, std::string_view what,
     const std::function<Result<net::HttpRequest>()>& make,
-    const std::function<Result<creds::Credentials>(const net::HttpResponse&)>& parse,
-    RetryPolicy retry, Clock::time_point deadline) {
+    const std::function<Result<T>(const net::HttpResponse&)>& parse, RetryPolicy retry,
+    Clock::time_point deadline) {
   Error last = make_error(errc::timeout, "out of time");
   for (int attempt = 0; attempt < retry.max_attempts; ++attempt) {
     if (attempt > 0) {
@@ -40,11 +41,11 @@ asio::awaitable<Result<creds::Credentials>> exchange_with_retry(
       last = response.error();
     } else {
       log::debug("{} answered HTTP {}", what, response->status);
-      auto credentials = parse(*response);
+      auto parsed = parse(*response);
       // The body held the secret key and session token; don't leave it in freed memory.
       util::wipe(response->body);
-      if (credentials) co_return credentials;
-      last = credentials.error();
+      if (parsed) co_return parsed;
+      last = parsed.error();
     }
     if (!last.retryable()) break;
   }
@@ -65,8 +66,8 @@ asio::awaitable<Result<creds::Credentials>> create_session(
     log::debug("CreateSession string to sign:\n{}", signed_request->signature.string_to_sign);
     return std::move(signed_request->request);
   };
-  co_return co_await exchange_with_retry(client, endpoint, "CreateSession", make,
-                                         parse_create_session_response, retry, deadline);
+  co_return co_await exchange_with_retry<creds::Credentials>(
+      client, endpoint, "CreateSession", make, parse_create_session_response, retry, deadline);
 }
 
 asio::awaitable<Result<creds::Credentials>> assume_role_with_web_identity(
@@ -75,9 +76,25 @@ asio::awaitable<Result<creds::Credentials>> assume_role_with_web_identity(
   auto make = [&]() -> Result<net::HttpRequest> {
     return build_assume_role_with_web_identity(endpoint, params, token);
   };
-  co_return co_await exchange_with_retry(client, endpoint, "AssumeRoleWithWebIdentity", make,
-                                         parse_assume_role_with_web_identity_response, retry,
-                                         deadline);
+  co_return co_await exchange_with_retry<creds::Credentials>(
+      client, endpoint, "AssumeRoleWithWebIdentity", make,
+      parse_assume_role_with_web_identity_response, retry, deadline);
+}
+
+asio::awaitable<Result<CallerIdentity>> get_caller_identity(net::HttpClient& client,
+                                                            net::Url endpoint, std::string region,
+                                                            creds::Credentials credentials,
+                                                            RetryPolicy retry,
+                                                            Clock::time_point deadline) {
+  // Not logged: the canonical request holds the session token.
+  auto make = [&]() -> Result<net::HttpRequest> {
+    return build_get_caller_identity(endpoint, region, credentials,
+                                     std::chrono::system_clock::now())
+        .request;
+  };
+  co_return co_await exchange_with_retry<CallerIdentity>(client, endpoint, "GetCallerIdentity",
+                                                         make, parse_get_caller_identity_response,
+                                                         retry, deadline);
 }
 
 }  // namespace awh::aws

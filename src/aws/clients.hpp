@@ -7,6 +7,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <chrono>
+#include <string>
 #include <string_view>
 
 #include "aws/rolesanywhere.hpp"
@@ -29,6 +30,11 @@ boost::asio::awaitable<Result<creds::Credentials>> create_session(
 // STS AssumeRoleWithWebIdentity with the JWT-SVID in the form body (never in the URL).
 boost::asio::awaitable<Result<creds::Credentials>> assume_role_with_web_identity(
     net::HttpClient& client, net::Url endpoint, WebIdentityParams params, std::string_view token,
+    RetryPolicy retry, std::chrono::steady_clock::time_point deadline);
+
+// STS GetCallerIdentity, signed (SigV4) with `credentials`.
+boost::asio::awaitable<Result<CallerIdentity>> get_caller_identity(
+    net::HttpClient& client, net::Url endpoint, std::string region, creds::Credentials credentials,
     RetryPolicy retry, std::chrono::steady_clock::time_point deadline);
 
 }  // namespace awh::aws

@@ -10,6 +10,8 @@
 #include <utility>
 
 #include "aws/errors.hpp"
+#include "aws/rolesanywhere.hpp"
+#include "aws/sigv4.hpp"
 #include "aws/sigv4x509.hpp"
 #include "util/secret.hpp"
 #include "util/text.hpp"
@@ -176,6 +178,65 @@ Result<creds::Credentials> parse_assume_role_with_web_identity_response(
       return make_error(errc::protocol, fmt::format("STS response has no Credentials/{}", name));
     }
     field->assign(value);
+  }
+  return out;
+}
+
+SignedStsRequest build_get_caller_identity(const net::Url& endpoint, std::string_view region,
+                                           const creds::Credentials& credentials,
+                                           std::chrono::system_clock::time_point now) {
+  SigningInput in;
+  in.method = "POST";
+  in.path = endpoint.base_path.empty() ? "/" : endpoint.base_path;
+  in.body = "Action=GetCallerIdentity&Version=2011-06-15";
+  in.amz_date = amz_date(now);
+  in.region = std::string(region);
+  in.headers = {{"Content-Type", "application/x-www-form-urlencoded; charset=utf-8"},
+                {"Host", endpoint.host_header()},
+                {"X-Amz-Date", in.amz_date}};
+  // Temporary credentials: the session token travels in X-Amz-Security-Token, and is signed.
+  if (!credentials.session_token.empty()) {
+    in.headers.emplace_back("X-Amz-Security-Token", credentials.session_token);
+  }
+  SignedStsRequest out;
+  out.signature = sign_hmac(in, "sts", credentials.access_key_id, credentials.secret_access_key);
+  out.request.method = in.method;
+  out.request.target = in.path;
+  out.request.headers = std::move(in.headers);
+  out.request.headers.emplace_back("Authorization", out.signature.authorization);
+  out.request.headers.emplace_back("Accept", "text/xml");
+  out.request.headers.emplace_back("User-Agent", "aws-spiffe-workload-helper/" AWH_VERSION);
+  out.request.body = std::move(in.body);
+  return out;
+}
+
+Result<CallerIdentity> parse_get_caller_identity_response(const net::HttpResponse& response) {
+  const bool success = response.status >= 200 && response.status <= 299;
+  pugi::xml_document doc;
+  const auto parsed = doc.load_buffer(response.body.data(), response.body.size(),
+                                      pugi::parse_default, pugi::encoding_utf8);
+  const auto root = doc.document_element();
+  if (!parsed || !root) {
+    if (!success) return http_error(response);
+    return make_error(errc::protocol, "STS returned a GetCallerIdentity response that is not XML");
+  }
+  if (local_name(root.name()) == "ErrorResponse") return sts_error(response.status, root);
+  if (!success) return http_error(response);
+  if (local_name(root.name()) != "GetCallerIdentityResponse") {
+    return make_error(errc::protocol, "STS response is not a GetCallerIdentityResponse");
+  }
+  const auto result = child(root, "GetCallerIdentityResult");
+  if (!result) return make_error(errc::protocol, "STS response has no GetCallerIdentityResult");
+  CallerIdentity out;
+  for (const auto& [name, field] : {std::pair{"Account", &out.account}, std::pair{"Arn", &out.arn},
+                                    std::pair{"UserId", &out.user_id}}) {
+    const auto value = trimmed_text(child(result, name));
+    if (value.empty()) {
+      return make_error(errc::protocol,
+                        fmt::format("STS response has no GetCallerIdentityResult/{}", name));
+    }
+    // Shown to people: escaped like any text from a peer.
+    *field = util::escape_text(value, 300, util::Bytes::ascii);
   }
   return out;
 }

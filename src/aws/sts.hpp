@@ -3,10 +3,12 @@
 // protocol: a form-encoded POST, an XML answer): building the request and reading the response
 // for the JWT-SVID path. Pure functions; the I/O and retries live with the client.
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <string_view>
 
+#include "aws/sigv4x509.hpp"
 #include "creds/credentials.hpp"
 #include "net/http.hpp"
 #include "net/url.hpp"
@@ -40,5 +42,29 @@ net::HttpRequest build_assume_role_with_web_identity(const net::Url& endpoint,
 // credentials.
 Result<creds::Credentials> parse_assume_role_with_web_identity_response(
     const net::HttpResponse& response);
+
+// STS GetCallerIdentity (AWS STS API reference "GetCallerIdentity"), for `whoami`: who the
+// credentials an exchange returned belong to.
+struct CallerIdentity {
+  std::string account;
+  std::string arn;
+  std::string user_id;
+};
+
+struct SignedStsRequest {
+  net::HttpRequest request;
+  Signature signature;  // public data only (the canonical request, the string to sign)
+};
+
+// POST to the endpoint's base path with the body Action=GetCallerIdentity&Version=2011-06-15,
+// signed with SigV4 (aws/sigv4.hpp) for service "sts" in `region` with `credentials`: signed
+// headers content-type;host;x-amz-date[;x-amz-security-token].
+SignedStsRequest build_get_caller_identity(const net::Url& endpoint, std::string_view region,
+                                           const creds::Credentials& credentials,
+                                           std::chrono::system_clock::time_point now);
+
+// 2xx with GetCallerIdentityResponse/GetCallerIdentityResult/{Account,Arn,UserId}; errors as
+// for AssumeRoleWithWebIdentity.
+Result<CallerIdentity> parse_get_caller_identity_response(const net::HttpResponse& response);
 
 }  // namespace awh::aws

@@ -38,8 +38,10 @@ std::string last_openssl_error();
 
 std::string sha256(std::string_view data);      // raw 32 bytes
 std::string sha256_hex(std::string_view data);  // lowercase hex
-std::string hex(std::string_view bytes);        // lowercase hex
-std::string base64(std::string_view bytes);     // standard alphabet, padded, one line
+// HMAC-SHA256 (RFC 2104), raw 32 bytes: SigV4's signing-key chain.
+std::string hmac_sha256(std::string_view key, std::string_view data);
+std::string hex(std::string_view bytes);     // lowercase hex
+std::string base64(std::string_view bytes);  // standard alphabet, padded, one line
 
 // Concatenated DER certificates (leaf first) -> certificates; empty input is an error.
 Result<std::vector<X509Ptr>> parse_der_chain(std::string_view der);

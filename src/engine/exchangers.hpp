@@ -16,6 +16,7 @@ class RolesAnywhereExchanger final : public Exchanger {
   boost::asio::awaitable<Result<creds::Credentials>> exchange(const Identity& identity,
                                                               Deadline deadline) override;
   std::string describe() const override { return "Roles Anywhere " + endpoint_.host_header(); }
+  Result<std::string> dry_run(const Identity& identity) override;
 
  private:
   net::HttpClient& http_;
@@ -32,8 +33,10 @@ class StsExchanger final : public Exchanger {
   boost::asio::awaitable<Result<creds::Credentials>> exchange(const Identity& identity,
                                                               Deadline deadline) override;
   std::string describe() const override { return "STS " + endpoint_.host_header(); }
+  Result<std::string> dry_run(const Identity& identity) override;
 
  private:
+  aws::WebIdentityParams with_session_name() const;
   net::HttpClient& http_;
   net::Url endpoint_;
   aws::WebIdentityParams params_;

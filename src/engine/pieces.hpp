@@ -28,6 +28,7 @@ struct Identity {
   util::SecretString jwt;   // secret (a bearer token): never log
   std::string description;  // "X.509-SVID spiffe://... (serial N)" or "JWT-SVID spiffe://..."
   std::optional<WallTime> expires{};  // the SVID's NotAfter or the JWT-SVID's exp (metrics)
+  std::string spiffe_id{};            // the SVID's SPIFFE ID (a JWT-SVID's subject)
 };
 
 // Where identities come from: the Workload API.
@@ -58,6 +59,12 @@ class Exchanger {
   virtual boost::asio::awaitable<Result<creds::Credentials>> exchange(const Identity& identity,
                                                                       Deadline deadline) = 0;
   virtual std::string describe() const = 0;  // "Roles Anywhere rolesanywhere.us-east-1...:443"
+  // `--dry-run`: the request exchange() would send first, as text, built and signed but not
+  // sent. Public data only: never a private key, a JWT's signature or a credential.
+  virtual Result<std::string> dry_run(const Identity& identity) {
+    (void)identity;
+    return make_error(errc::usage, "this exchange has no --dry-run");
+  }
 };
 
 // Where credentials go: stdout, a credentials-file profile, an in-memory store.

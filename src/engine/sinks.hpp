@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <string>
 
 #include "creds/file_sink.hpp"
 #include "engine/pieces.hpp"
@@ -38,6 +39,9 @@ class FileSink final : public Sink {
 // `serve` command). Readers get a shared snapshot that stays valid while they hold it.
 class MemorySink final : public Sink {
  public:
+  // `description`: what logs call it.
+  explicit MemorySink(std::string description = "the in-memory store")
+      : description_(std::move(description)) {}
   struct Snapshot {
     creds::Credentials credentials;
     std::optional<WallTime> expiration;  // parsed; nullopt if the service's text didn't parse
@@ -45,12 +49,13 @@ class MemorySink final : public Sink {
     WallTime delivered_at{};             // when they arrived (IMDS's LastUpdated)
   };
   Result<void> deliver(const creds::Credentials& credentials) override;
-  std::string describe() const override { return "the in-memory store"; }
+  std::string describe() const override { return description_; }
   std::shared_ptr<const Snapshot> latest() const { return latest_; }
   // Runs after each delivery (the serve driver starts listening on the first one).
   void on_update(std::function<void()> f) { on_update_ = std::move(f); }
 
  private:
+  std::string description_;
   std::shared_ptr<const Snapshot> latest_;
   std::function<void()> on_update_;
 };

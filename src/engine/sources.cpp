@@ -76,7 +76,7 @@ asio::awaitable<Result<Identity>> X509Source::fetch(Deadline deadline) {
   }
   log::debug("using X.509-SVID {} (serial {}, {} intermediate(s))", latest_->spiffe_id,
              latest_->serial_decimal, latest_->intermediates_der.size());
-  co_return Identity{latest_, {}, describe(*latest_), latest_->not_after};
+  co_return Identity{latest_, {}, describe(*latest_), latest_->not_after, latest_->spiffe_id};
 }
 
 asio::awaitable<Error> X509Source::stream(std::function<void(event::SvidUpdate)> on_update) {
@@ -126,7 +126,7 @@ asio::awaitable<Result<Identity>> JwtSource::fetch(Deadline deadline) {
   log::debug("using JWT-SVID {} for audience {} (expires {})", claims->subject, audience_,
              util::format_rfc3339(claims->expiry));
   co_return Identity{nullptr, std::move(svid.token), fmt::format("JWT-SVID {}", claims->subject),
-                     claims->expiry};
+                     claims->expiry, claims->subject};
 }
 
 }  // namespace awh::engine

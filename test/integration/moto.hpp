@@ -46,9 +46,11 @@ inline bool accepts_connections(int port) {
 // moto_server on a free loopback port.
 class Moto {
  public:
-  explicit Moto(const TempDir& dir)
+  // `env`, e.g. {{"INITIAL_NO_AUTH_ACTION_COUNT", "1"}}: after the first request, moto checks
+  // every request's SigV4 signature against the credentials it issued.
+  explicit Moto(const TempDir& dir, const std::map<std::string, std::string>& env = {})
       : port_(free_port()),
-        child_({"moto_server", "-H", "127.0.0.1", "-p", std::to_string(port_)}, {},
+        child_({"moto_server", "-H", "127.0.0.1", "-p", std::to_string(port_)}, env,
                dir.file("moto.log")) {
     const auto deadline = std::chrono::steady_clock::now() + seconds(30);
     while (!accepts_connections(port_)) {

@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <map>
 
@@ -472,6 +474,103 @@ TEST_CASE("the serve commands: binds, the token file, loopback unless --allow-re
   o = parse(jwt);
   REQUIRE_MESSAGE(o.plan.has_value(), o.err);
   CHECK(std::get<app::ToServer>(o.plan->output).account_id == "210987654321");
+}
+
+TEST_CASE("--cache on the credential_process commands: the directory and its default") {
+  auto o = parse(base({"--cache"}), {{"XDG_RUNTIME_DIR", "/run/user/1000"}});
+  REQUIRE_MESSAGE(o.plan.has_value(), o.err);
+  CHECK(o.plan->cache_dir == "/run/user/1000/aws-spiffe-workload-helper");
+  o = parse(base({"--cache"}));
+  REQUIRE(o.plan.has_value());
+  CHECK(o.plan->cache_dir ==
+        "/tmp/aws-spiffe-workload-helper-" + std::to_string(static_cast<unsigned>(geteuid())));
+  o = parse(base({"--cache", "--cache-dir", "/var/cache/x"}));
+  REQUIRE(o.plan.has_value());
+  CHECK(o.plan->cache_dir == "/var/cache/x");
+  o = parse(base());
+  REQUIRE(o.plan.has_value());
+  CHECK_FALSE(o.plan->cache_dir.has_value());
+
+  o = parse({"jwt-credential-process", "--audience", "a", "--region", "us-east-1",
+             "--workload-api-addr", "unix:///tmp/agent.sock", "--cache"});
+  REQUIRE_MESSAGE(o.plan.has_value(), o.err);
+  CHECK(o.plan->cache_dir.has_value());
+
+  check_usage_error(parse(base({"--cache-dir", "/x"})),
+                    "--cache-dir: it only applies with --cache");
+  check_usage_error(parse(base({"--cache", "--dry-run"})), "exclude each other");
+  // Only the credential_process commands cache.
+  auto oneshot = base({"--aws-credentials-path", "/x/c", "--cache"});
+  oneshot.front() = "x509-credential-file-oneshot";
+  check_usage_error(parse(oneshot), "--cache");
+}
+
+TEST_CASE("--dry-run on the one-shot commands only") {
+  auto o = parse(base({"--dry-run"}));
+  REQUIRE_MESSAGE(o.plan.has_value(), o.err);
+  CHECK(o.plan->dry_run);
+  CHECK_FALSE(parse(base()).plan->dry_run);
+  auto oneshot = base({"--aws-credentials-path", "/x/c", "--dry-run"});
+  oneshot.front() = "x509-credential-file-oneshot";
+  o = parse(oneshot);
+  REQUIRE_MESSAGE(o.plan.has_value(), o.err);
+  CHECK(o.plan->dry_run);
+  auto daemon = oneshot;
+  daemon.front() = "x509-credential-file";
+  check_usage_error(parse(daemon), "--dry-run");
+}
+
+TEST_CASE("whoami: x509-whoami (alias whoami) and jwt-whoami; where GetCallerIdentity goes") {
+  auto x509 = base();
+  for (const char* name : {"whoami", "x509-whoami"}) {
+    CAPTURE(name);
+    x509.front() = name;
+    auto o = parse(x509);
+    REQUIRE_MESSAGE(o.plan.has_value(), o.err);
+    CHECK(o.plan->command == "x509-whoami");
+    CHECK(o.plan->mode == app::Mode::once);
+    const auto& who = std::get<app::ToWhoami>(o.plan->output);
+    CHECK(who.sts_endpoint.host == "sts.us-east-1.amazonaws.com");
+    CHECK(who.sts_region == "us-east-1");
+    CHECK_FALSE(who.json);
+  }
+  auto o = parse(base({"--sts-endpoint", "http://127.0.0.1:5000", "--format", "json"}));
+  REQUIRE(!o.plan.has_value());  // x509-credential-process has no --sts-endpoint
+  x509 = base({"--sts-endpoint", "http://127.0.0.1:5000", "--format", "json"});
+  x509.front() = "whoami";
+  o = parse(x509);
+  REQUIRE_MESSAGE(o.plan.has_value(), o.err);
+  CHECK(std::get<app::ToWhoami>(o.plan->output).sts_endpoint.port == "5000");
+  CHECK(std::get<app::ToWhoami>(o.plan->output).json);
+  x509 = base();
+  x509.front() = "whoami";
+  o = parse(x509, {{"AWS_ENDPOINT_URL_STS", "http://127.0.0.1:5001"}});
+  REQUIRE(o.plan.has_value());
+  CHECK(std::get<app::ToWhoami>(o.plan->output).sts_endpoint.port == "5001");
+  check_usage_error(parse(x509, {{"AWS_ENDPOINT_URL_STS", "ftp://x"}}), "AWS_ENDPOINT_URL_STS");
+  x509.insert(x509.end(), {"--format", "yaml"});
+  check_usage_error(parse(x509), "--format");
+
+  // JWT: GetCallerIdentity goes to the exchange's own STS unless told otherwise.
+  o = parse({"jwt-whoami", "--audience", "a", "--endpoint", "http://127.0.0.1:5002",
+             "--workload-api-addr", "unix:///tmp/agent.sock"});
+  REQUIRE_MESSAGE(o.plan.has_value(), o.err);
+  CHECK(std::get<app::ToWhoami>(o.plan->output).sts_endpoint.port == "5002");
+  CHECK(std::get<app::ToWhoami>(o.plan->output).sts_region == "us-east-1");
+}
+
+TEST_CASE("--exit-code-compat go: usage errors exit 1, like the Go tool") {
+  auto o = parse(base({"--exit-code-compat", "go", "--session-duration", "1"}));
+  CHECK(o.exit_code == 1);
+  CHECK(o.err.find("--session-duration") != std::string::npos);
+  o = parse({"x509-credential-process", "--exit-code-compat=go"});
+  CHECK(o.exit_code == 1);
+  o = parse({"nope", "--exit-code-compat", "go"});
+  CHECK(o.exit_code == 1);
+  check_usage_error(parse(base({"--session-duration", "1"})), "--session-duration");
+  check_usage_error(parse(base({"--exit-code-compat", "rust"})), "--exit-code-compat");
+  o = parse(base({"--exit-code-compat", "go"}));
+  CHECK(o.plan.has_value());
 }
 
 TEST_CASE("FIPS and dual-stack endpoints; the signing region stays plain") {
