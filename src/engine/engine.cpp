@@ -36,6 +36,18 @@ std::string Engine::outputs() const {
 
 asio::awaitable<Result<Engine::Delivered>> Engine::exchange_and_deliver(
     Deadline deadline, const std::function<void()>& before_output) {
+  // The outputs know an exchange is under way until this coroutine ends, however it ends.
+  struct Exchanging {
+    const std::vector<Sink*>& sinks;
+    explicit Exchanging(const std::vector<Sink*>& s) : sinks(s) {
+      for (Sink* sink : sinks) sink->exchanging(true);
+    }
+    ~Exchanging() {
+      for (Sink* sink : sinks) sink->exchanging(false);
+    }
+    Exchanging(const Exchanging&) = delete;
+    Exchanging& operator=(const Exchanging&) = delete;
+  } exchanging(sinks_);
   AWH_CO_TRY(identity, co_await source_.fetch(deadline));
   if (identity->expires) metrics_.svid_expiry = identity->expires;
   AWH_CO_TRY(credentials, co_await exchanger_.exchange(*identity, deadline));
@@ -44,7 +56,7 @@ asio::awaitable<Result<Engine::Delivered>> Engine::exchange_and_deliver(
   if (stop_code_) co_return make_error(errc::internal, "stopping");
   if (before_output) before_output();
   for (Sink* sink : sinks_) {
-    if (auto done = sink->deliver(*credentials); !done) {
+    if (auto done = co_await sink->deliver_async(*credentials); !done) {
       metrics_.last_delivery_ok = false;
       co_return done.error();
     }
