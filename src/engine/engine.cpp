@@ -36,18 +36,16 @@ std::string Engine::outputs() const {
 
 asio::awaitable<Result<Engine::Delivered>> Engine::exchange_and_deliver(
     Deadline deadline, const std::function<void()>& before_output) {
-  // The outputs know an exchange is under way until this coroutine ends, however it ends.
-  struct Exchanging {
-    const std::vector<Sink*>& sinks;
-    explicit Exchanging(const std::vector<Sink*>& s) : sinks(s) {
-      for (Sink* sink : sinks) sink->exchanging(true);
-    }
-    ~Exchanging() {
-      for (Sink* sink : sinks) sink->exchanging(false);
-    }
-    Exchanging(const Exchanging&) = delete;
-    Exchanging& operator=(const Exchanging&) = delete;
-  } exchanging(sinks_);
+  // The outputs know an exchange is under way until it ends, however it ends. (Not a guard in
+  // the frame: a frame abandoned at a stop is destroyed with the io_context, after the sinks.)
+  for (Sink* sink : sinks_) sink->exchanging(true);
+  auto result = co_await exchange_and_deliver_once(deadline, before_output);
+  for (Sink* sink : sinks_) sink->exchanging(false);
+  co_return result;
+}
+
+asio::awaitable<Result<Engine::Delivered>> Engine::exchange_and_deliver_once(
+    Deadline deadline, const std::function<void()>& before_output) {
   AWH_CO_TRY(identity, co_await source_.fetch(deadline));
   if (identity->expires) metrics_.svid_expiry = identity->expires;
   AWH_CO_TRY(credentials, co_await exchanger_.exchange(*identity, deadline));

@@ -24,13 +24,21 @@ const std::string kWriterRole = "arn:aws:iam::123456789012:role/writer";
 const std::string kReaderId = "spiffe://example.org/reader";
 const std::string kWriterId = "spiffe://example.org/writer";
 
+// The roleArn a recorded request asked for ("" if none).
+std::string role_of(const boost::json::object& record) {
+  const auto* query = record.at("query").if_object();
+  if (query == nullptr) return {};
+  const auto* role = query->if_contains("roleArn");
+  return role != nullptr && role->is_string() ? std::string(role->as_string()) : std::string();
+}
+
 // What the stand-in issued to each role, in order.
 std::map<std::string, std::vector<std::string>> issued_keys(const StandIn& standin) {
   std::map<std::string, std::vector<std::string>> out;
   for (const auto& line : standin.records()) {
     const auto r = parse_object(line);
     if (r.at("status").as_int64() != 201 || r.at("credentials").is_null()) continue;
-    out[str(r.at("role_arn"))].push_back(str(r.at("credentials").as_object().at("accessKeyId")));
+    out[role_of(r)].push_back(str(r.at("credentials").as_object().at("accessKeyId")));
   }
   return out;
 }
@@ -40,8 +48,7 @@ int refused(const StandIn& standin, const std::string& role, int status) {
   int n = 0;
   for (const auto& line : standin.records()) {
     const auto r = parse_object(line);
-    if (r.at("status").as_int64() == status && !r.at("role_arn").is_null() &&
-        str(r.at("role_arn")) == role) {
+    if (r.at("status").as_int64() == status && role_of(r) == role) {
       ++n;
     }
   }
@@ -114,18 +121,20 @@ TEST_CASE("--config: two roles in two profiles renew independently over one Work
   CHECK(log().find("wrote profiles [reader], [writer] of " + path + " in one rename") !=
         std::string::npos);
 
-  // botocore reads each profile's newest credentials; the other profile stays.
-  REQUIRE(eventually(
-      [&] {
-        const auto keys = issued_keys(standin);
-        return botocore_key(path, "reader") == keys.at(kReaderRole).back() &&
-               botocore_key(path, "writer") == keys.at(kWriterRole).back();
-      },
-      seconds(10)));
-  CHECK(read_file(path).rfind("[keep]\nregion = eu-west-1\n", 0) == 0);
-
   daemon.signal(SIGTERM);
   CHECK(daemon.wait(seconds(5)) == 0);
+
+  // botocore reads each profile's newest credentials (an exchange answered while the daemon
+  // stopped is not written: the one before it); the other profile stays.
+  const auto keys = issued_keys(standin);
+  for (const auto& [profile, role] : {std::pair{"reader", kReaderRole}, {"writer", kWriterRole}}) {
+    CAPTURE(profile);
+    const auto& sets = keys.at(role);
+    const auto read = botocore_key(path, profile);
+    CHECK((read == sets.back() || read == sets[sets.size() - 2]));
+  }
+  CHECK(read_file(path).rfind("[keep]\nregion = eu-west-1\n", 0) == 0);
+
   const auto text = log();
   CAPTURE(text);
   CHECK(text.find("renewed profile [reader] of " + path) != std::string::npos);
@@ -154,12 +163,12 @@ TEST_CASE("--config: one exchange refused (403) while the other keeps renewing")
                       seconds(40)),
                   log());
   CHECK(daemon.wait(milliseconds(10)) == std::nullopt);  // still running
-  REQUIRE(eventually(
-      [&] { return botocore_key(path, "reader") == issued_keys(standin)[kReaderRole].back(); },
-      seconds(10)));
-  CHECK(botocore_key(path, "writer") == "none");
   daemon.signal(SIGTERM);
   CHECK(daemon.wait(seconds(5)) == 0);
+  const auto reader = issued_keys(standin)[kReaderRole];
+  const auto read = botocore_key(path, "reader");
+  CHECK((read == reader.back() || read == reader[reader.size() - 2]));
+  CHECK(botocore_key(path, "writer") == "none");
   const auto text = log();
   CAPTURE(text);
   CHECK(text.find("AccessDeniedException") != std::string::npos);

@@ -120,7 +120,7 @@ TEST_CASE("a config file gives one complete plan per exchange") {
 
   const auto& minio = plan.exchanges[2];
   CHECK(std::get<app::Sts>(minio.exchange).audience == "minio");
-  CHECK(minio.endpoint.port == 9000);
+  CHECK(minio.endpoint.port == "9000");
   CHECK(std::get<app::ToFile>(minio.output).target.path == "/var/run/minio/credentials");
 }
 
@@ -131,12 +131,13 @@ TEST_CASE("logging flags may come with --config; exchange and file flags may not
   CHECK(with_logging.plan->log_level == log::Level::debug);
   CHECK(with_logging.plan->exchanges[1].log_format == log::Format::json);
 
-  for (const std::vector<std::string> flag :
-       {std::vector<std::string>{"--role-arn", "arn:aws:iam::123456789012:role/x"},
-        {"--aws-credentials-path", "/tmp/c"},
-        {"--profile", "p"},
-        {"--hint", "h"},
-        {"--health-addr", "127.0.0.1:0"}}) {
+  const std::vector<std::vector<std::string>> flags = {
+      {"--role-arn", "arn:aws:iam::123456789012:role/x"},
+      {"--aws-credentials-path", "/tmp/c"},
+      {"--profile", "p"},
+      {"--hint", "h"},
+      {"--health-addr", "127.0.0.1:0"}};
+  for (const auto& flag : flags) {
     const auto o = parse_file(f, flag);
     CAPTURE(o.err);
     CHECK(o.exit_code == 2);
@@ -150,7 +151,9 @@ TEST_CASE("logging flags may come with --config; exchange and file flags may not
 TEST_CASE("both daemons take --config; the other commands don't") {
   ConfigFile f(kGood);
   CHECK(parse_file(f, {}, "jwt-credential-file").plan.has_value());
-  const auto o = parse_file(f, {}, "x509-credential-process");
+  const auto o = parse({"x509-credential-process", "--trust-anchor-arn", kTa, "--profile-arn",
+                        kProfileArn, "--role-arn", "arn:aws:iam::123456789012:role/r",
+                        "--workload-api-addr", "unix:///tmp/a", "--config", f.path()});
   CHECK(o.exit_code == 2);
   CHECK(o.err.find("--config") != std::string::npos);
 }

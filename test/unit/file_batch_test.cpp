@@ -74,7 +74,7 @@ TEST_CASE("deliveries that overlap are written in one rename, keeping the other 
   engine::ProfileFile file(io.get_executor(), creds::FileTarget{t.path(), "", false, false});
   auto a = file.sink_for("a");
   auto b = file.sink_for("b");
-  REQUIRE(a->prepare());
+  REQUIRE(a->prepare().has_value());
   a->exchanging(true);
   b->exchanging(true);
   std::optional<Result<void>> ra, rb;
@@ -87,8 +87,8 @@ TEST_CASE("deliveries that overlap are written in one rename, keeping the other 
   io.run();
   REQUIRE(ra.has_value());
   REQUIRE(rb.has_value());
-  CHECK(*ra);
-  CHECK(*rb);
+  CHECK(ra->has_value());
+  CHECK(rb->has_value());
   CHECK(file.writes() == 1);
   const auto text = t.read();
   CHECK(text.rfind("[other]\nregion = eu-west-1\n", 0) == 0);
@@ -110,7 +110,7 @@ TEST_CASE("a failed exchange releases the waiting delivery at once") {
   after(io, std::chrono::milliseconds(50), [&] { b->exchanging(false); });
   io.run();
   REQUIRE(ra.has_value());
-  CHECK(*ra);
+  CHECK(ra->has_value());
   CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(2));
   CHECK(file.writes() == 1);
   CHECK(t.read() ==
@@ -137,7 +137,7 @@ TEST_CASE("a delivery alone writes at once; a slow peer is waited for at most ma
   deliver(io, *a, creds_for("AKIA2"), r2);
   io.run();
   REQUIRE(r2.has_value());
-  CHECK(*r2);
+  CHECK(r2->has_value());
   const auto waited = std::chrono::steady_clock::now() - start;
   CHECK(waited >= std::chrono::milliseconds(190));
   CHECK(waited < std::chrono::seconds(2));
@@ -157,7 +157,7 @@ TEST_CASE("after stop() nothing is written") {
   after(io, std::chrono::milliseconds(20), [&] { file.stop(); });
   io.run();
   REQUIRE(ra.has_value());
-  CHECK_FALSE(*ra);
+  CHECK_FALSE(ra->has_value());
   CHECK(file.writes() == 0);
   CHECK_FALSE(std::filesystem::exists(t.path()));
 }
