@@ -42,22 +42,23 @@ void select(SvidListing<Svid>& out, const Select& result, const spiffe::Selector
   out.selected = *result;
   if (selector.empty()) {
     out.selection =
-        "no --hint or --spiffe-id: the first SVID (the Workload API's default identity)";
+        "the first SVID (no --hint or --spiffe-id: the Workload API's default identity)";
     return;
   }
   std::string wanted;
   if (selector.spiffe_id) wanted += fmt::format("--spiffe-id {}", *selector.spiffe_id);
-  if (selector.hint)
+  if (selector.hint) {
     wanted += fmt::format("{}--hint '{}'", wanted.empty() ? "" : " ", *selector.hint);
-  out.selection = fmt::format("{}: the first SVID matching them", wanted);
+  }
+  out.selection = fmt::format("the first SVID matching {}", wanted);
 }
 
 std::string header(std::size_t count, std::string_view kind, const std::string& selection,
                    const std::optional<std::size_t>& selected) {
   std::string out =
       fmt::format("{} {}{} from the Workload API\n", count, kind, count == 1 ? "" : "s");
-  out += fmt::format("selected: {}\n", selected ? fmt::format("[{}]", *selected) : "none");
-  out += fmt::format("  ({})\n", shown(selection));
+  out += fmt::format("selected: {}{}\n", selected ? fmt::format("[{}], ", *selected) : "none; ",
+                     shown(selection));
   return out;
 }
 

@@ -149,7 +149,9 @@ TEST_CASE("x509-svids text: one block per SVID, the selected one marked") {
   const auto r = run(s.args("x509-svids", {"--hint", "web"}));
   REQUIRE_MESSAGE(r.exit_code == 0, r.err);
   CAPTURE(r.out);
-  CHECK(r.out.rfind("3 X.509-SVIDs from the Workload API\nselected: [1]\n", 0) == 0);
+  CHECK(r.out.rfind("3 X.509-SVIDs from the Workload API\n"
+                    "selected: [1], the first SVID matching --hint 'web'\n",
+                    0) == 0);
   CHECK(r.out.find("[1] spiffe://example.org/beta   <- selected\n") != std::string::npos);
   CHECK(r.out.find("[0] spiffe://example.org/alpha\n") != std::string::npos);
   const auto& beta = s.facts[1].as_object();
@@ -253,7 +255,10 @@ TEST_CASE("jwt-svids: subject, audience, expiry, alg and key id; never the token
     CAPTURE(r.out);
     // --spiffe-id is sent to the agent, as the exchange commands do: only that identity comes.
     CHECK(f.agent.last_jwt_spiffe_id() == "spiffe://example.org/beta");
-    CHECK(r.out.rfind("1 JWT-SVID from the Workload API\nselected: [0]\n", 0) == 0);
+    CHECK(r.out.rfind("1 JWT-SVID from the Workload API\n"
+                      "selected: [0], the first SVID matching --spiffe-id "
+                      "spiffe://example.org/beta\n",
+                      0) == 0);
     CHECK(r.out.find("[0] spiffe://example.org/beta   <- selected\n") != std::string::npos);
     CHECK(r.out.find("expires     " + rfc3339(now + 600) + "\n") != std::string::npos);
     CHECK(r.out.find("key id      key-2\n") != std::string::npos);
