@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <set>
+#include <thread>
 
 #include "fixture.hpp"
 #include "moto.hpp"
@@ -174,6 +175,51 @@ TEST_CASE("--config: one exchange refused (403) while the other keeps renewing")
   CHECK(text.find("AccessDeniedException") != std::string::npos);
   CHECK(text.find("renewed profile [reader]") != std::string::npos);
   CHECK(text.find("renewed profile [writer]") == std::string::npos);
+}
+
+TEST_CASE(
+    "--config: a new certificate renews only the exchange that uses it; one stream again "
+    "after the agent restarts") {
+  Fixture f;
+  StandIn standin(f.pki.root_pem());  // hour-long credentials: no renewal by time in this test
+  const std::string path = f.dir.file("credentials");
+  const std::string config = f.dir.file("helper.yaml");
+  write_file(config, with_endpoint(two_role_config(f, standin, path), standin.endpoint()));
+  Child daemon({binary_path(), "x509-credential-file", "--config", config}, {},
+               f.dir.file("daemon.log"));
+  const auto log = [&] { return read_file(f.dir.file("daemon.log")); };
+  const auto count = [&](const std::string& role) { return issued_keys(standin)[role].size(); };
+  REQUIRE_MESSAGE(
+      eventually([&] { return count(kReaderRole) == 1 && count(kWriterRole) == 1; }, seconds(20)),
+      log());
+
+  // The writer's SVID rotates; the reader's stays the same certificate.
+  const auto served = [&](const testpeers::IssuedSvid& reader,
+                          const testpeers::IssuedSvid& writer) {
+    f.agent.set_svids(
+        {{reader.spiffe_id, reader.chain_der, reader.key_pkcs8_der, f.pki.root_der(), ""},
+         {writer.spiffe_id, writer.chain_der, writer.key_pkcs8_der, f.pki.root_der(), ""}});
+  };
+  const auto reader = f.pki.issue(kReaderId, KeyKind::p256, true);
+  const auto writer = f.pki.issue(kWriterId, KeyKind::p256, true);
+  served(reader, writer);
+  // Both are new certificates here (the first set came from two_role_config): both renew.
+  REQUIRE_MESSAGE(
+      eventually([&] { return count(kReaderRole) == 2 && count(kWriterRole) == 2; }, seconds(20)),
+      log());
+  // Now only the writer's changes; the triggered-exchange spacing (5 s) delays it.
+  served(reader, f.pki.issue(kWriterId, KeyKind::p256, true));
+  REQUIRE_MESSAGE(eventually([&] { return count(kWriterRole) == 3; }, seconds(20)), log());
+  CHECK(count(kReaderRole) == 2);
+
+  // The agent restarts: both sources reconnect, through one stream again.
+  f.agent.end_streams(grpc::StatusCode::UNAVAILABLE, "agent restarting");
+  CHECK(f.agent.wait_for_open_streams(1, seconds(20)));
+  std::this_thread::sleep_for(milliseconds(3000));  // both reconnect schedules have run by now
+  CHECK(f.agent.open_streams() == 1);
+  CHECK(count(kReaderRole) == 2);  // the same certificates: nothing to renew
+  daemon.signal(SIGTERM);
+  CHECK(daemon.wait(seconds(5)) == 0);
 }
 
 TEST_CASE("--config: JWT-SVID exchanges with moto's STS; botocore uses both profiles") {
