@@ -11,8 +11,8 @@
 namespace awh::app {
 namespace {
 
-constexpr std::array<std::string_view, 4> kGlobalKeys = {"workload-api-addr", "ca-bundle",
-                                                         "timeout", "aws-credentials-path"};
+constexpr std::array<std::string_view, 5> kGlobalKeys = {
+    "workload-api-addr", "ca-bundle", "timeout", "aws-credentials-path", "proxy"};
 constexpr std::array<std::string_view, 12> kExchangeKeys = {"profile",
                                                             "aws-credentials-path",
                                                             "trust-anchor-arn",

@@ -12,6 +12,7 @@
 //   workload-api-addr: unix:///run/spire/sockets/agent.sock   # optional, as the flags
 //   ca-bundle: /etc/ssl/private-ca.pem                          # optional
 //   timeout: 30                                                 # optional
+//   proxy: http://proxy.internal:3128                           # optional, as --proxy
 //   aws-credentials-path: /var/run/aws/credentials              # default of every exchange
 //   exchanges:
 //     - profile: prod
@@ -46,7 +47,7 @@ struct ConfigExchange {
 
 struct ConfigFile {
   std::string path;
-  ConfigKeys globals;  // workload-api-addr, ca-bundle, timeout
+  ConfigKeys globals;  // workload-api-addr, ca-bundle, timeout, proxy
   std::vector<ConfigExchange> exchanges;
 };
 
