@@ -11,6 +11,7 @@
 #include <cctype>
 
 #include "app/build_info.hpp"
+#include "app/config.hpp"
 #include "aws/arn.hpp"
 #include "aws/endpoints.hpp"
 #include "creds/cache.hpp"
@@ -24,7 +25,7 @@ namespace {
 
 // The command table: each command is one row (which exchange, which output, one-shot or daemon).
 enum class ExchangeKind { x509, jwt };
-enum class OutputKind { stdout_json, file, server, whoami };
+enum class OutputKind { stdout_json, file, server, whoami, listing };
 struct CommandRow {
   const char* name;
   ExchangeKind exchange;
@@ -66,6 +67,12 @@ constexpr CommandRow kCommands[] = {
      "whoami"},
     {"jwt-whoami", ExchangeKind::jwt, OutputKind::whoami, Mode::once,
      "Exchange a JWT-SVID with STS, then ask STS GetCallerIdentity who the credentials belong to"},
+    {"x509-svids", ExchangeKind::x509, OutputKind::listing, Mode::once,
+     "List the X.509-SVIDs the Workload API offers (SPIFFE ID, hint, serial, validity, key, "
+     "chain) and which one --hint/--spiffe-id select; read-only"},
+    {"jwt-svids", ExchangeKind::jwt, OutputKind::listing, Mode::once,
+     "List the JWT-SVIDs the Workload API offers for --audience (subject, audience, expiry, alg, "
+     "key id; never the token) and which one --hint/--spiffe-id select; read-only"},
 };
 
 struct Raw {
@@ -98,6 +105,8 @@ struct Raw {
   bool no_proxy = false;
   bool use_fips = false;
   bool use_dualstack = false;
+  std::string format = "text";
+  std::string config;
 };
 
 constexpr char kSummary[] =
@@ -185,6 +194,18 @@ void add_jwt(CLI::App& cmd, Raw& raw) {
       ->type_name("ARN");
 }
 
+// The Workload API and SVID selection: every command has them.
+void add_workload(CLI::App& cmd, Raw& raw) {
+  cmd.add_option(
+         "--workload-api-addr", raw.workload_api_addr,
+         "Workload API address, unix:///path or tcp://IP:port (default $SPIFFE_ENDPOINT_SOCKET)")
+      ->type_name("ADDR");
+  cmd.add_option("--hint", raw.hint, "Use the SVID with this hint")->type_name("HINT");
+  cmd.add_option("--spiffe-id", raw.spiffe_id, "Use the SVID with this SPIFFE ID")->type_name("ID");
+  cmd.add_option("--timeout", raw.timeout, "Give up after this many seconds (default 30)")
+      ->type_name("SECONDS");
+}
+
 // Flags every exchange command has.
 void add_shared(CLI::App& cmd, Raw& raw) {
   cmd.add_option("--session-duration", raw.session_duration,
@@ -193,18 +214,11 @@ void add_shared(CLI::App& cmd, Raw& raw) {
   cmd.add_option("--role-session-name", raw.role_session_name,
                  "Role session name (2..64 of [A-Za-z0-9+=,.@_-])")
       ->type_name("NAME");
-  cmd.add_option(
-         "--workload-api-addr", raw.workload_api_addr,
-         "Workload API address, unix:///path or tcp://IP:port (default $SPIFFE_ENDPOINT_SOCKET)")
-      ->type_name("ADDR");
-  cmd.add_option("--hint", raw.hint, "Use the SVID with this hint")->type_name("HINT");
-  cmd.add_option("--spiffe-id", raw.spiffe_id, "Use the SVID with this SPIFFE ID")->type_name("ID");
+  add_workload(cmd, raw);
   cmd.add_option("--ca-bundle", raw.ca_bundle,
                  "PEM file of CAs to trust for the endpoint (default $AWS_CA_BUNDLE, else the "
                  "system store)")
       ->type_name("FILE");
-  cmd.add_option("--timeout", raw.timeout, "Give up after this many seconds (default 30)")
-      ->type_name("SECONDS");
   cmd.add_option("--proxy", raw.proxy,
                  "HTTP proxy for the AWS endpoint, http://[user:password@]host:port (default "
                  "$HTTPS_PROXY; $NO_PROXY still applies; never used for the Workload API)")
@@ -216,6 +230,16 @@ void add_shared(CLI::App& cmd, Raw& raw) {
                "Use the FIPS endpoint (default $AWS_USE_FIPS_ENDPOINT)");
   cmd.add_flag("--use-dualstack-endpoint", raw.use_dualstack,
                "Use the dual-stack (IPv4 and IPv6) endpoint (default $AWS_USE_DUALSTACK_ENDPOINT)");
+}
+
+// The diagnostics (x509-svids, jwt-svids).
+void add_listing(CLI::App& cmd, Raw& raw, ExchangeKind kind) {
+  if (kind == ExchangeKind::jwt) {
+    cmd.add_option("--audience", raw.audience, "Audience of the JWT-SVIDs to fetch")->required();
+  }
+  add_workload(cmd, raw);
+  cmd.add_option("--format", raw.format, "Output format: text or json (default text)")
+      ->check(CLI::IsMember({"text", "json"}));
 }
 
 void add_file(CLI::App& cmd, Raw& raw) {
@@ -549,9 +573,15 @@ Result<Plan> validate(const Raw& raw, const Getenv& getenv, const CommandRow& ro
                 : raw.log_level == "error" ? log::Level::error
                                            : log::Level::info;
   o.log_format = raw.log_format == "json" ? log::Format::json : log::Format::text;
-  if (auto exchange = row.exchange == ExchangeKind::jwt ? validate_jwt(raw, getenv, o)
-                                                        : validate_x509(raw, getenv, o);
-      !exchange) {
+  if (row.output == OutputKind::listing) {
+    if (row.exchange == ExchangeKind::jwt && raw.audience.empty()) {
+      return make_error(errc::usage, "--audience: the audience is empty");
+    }
+    o.listing =
+        SvidListingRequest{row.exchange == ExchangeKind::jwt, raw.audience, raw.format == "json"};
+  } else if (auto exchange = row.exchange == ExchangeKind::jwt ? validate_jwt(raw, getenv, o)
+                                                               : validate_x509(raw, getenv, o);
+             !exchange) {
     return exchange.error();
   }
   if (row.output == OutputKind::file) {
@@ -624,6 +654,86 @@ Result<Plan> validate(const Raw& raw, const Getenv& getenv, const CommandRow& ro
   return o;
 }
 
+// --config FILE: each exchange of the file is validated as the flags of the file daemon of its
+// kind would be; the keys are the flags' names. An error names the file, the line and the key.
+constexpr std::pair<std::string_view, std::string Raw::*> kConfigKeys[] = {
+    {"trust-anchor-arn", &Raw::trust_anchor_arn},
+    {"profile-arn", &Raw::profile_arn},
+    {"role-arn", &Raw::role_arn},
+    {"region", &Raw::region},
+    {"role-session-name", &Raw::role_session_name},
+    {"workload-api-addr", &Raw::workload_api_addr},
+    {"endpoint", &Raw::endpoint},
+    {"hint", &Raw::hint},
+    {"spiffe-id", &Raw::spiffe_id},
+    {"ca-bundle", &Raw::ca_bundle},
+    {"proxy", &Raw::proxy},
+    {"session-duration", &Raw::session_duration},
+    {"timeout", &Raw::timeout},
+    {"audience", &Raw::audience},
+    {"aws-credentials-path", &Raw::credentials_path},
+    {"profile", &Raw::profile},
+};
+
+// A flag's validation message, told in the file's terms: "--role-arn: ..." becomes
+// "FILE:LINE: exchanges[i]: role-arn: ...", LINE being the first key the message names.
+Error config_validation_error(const ConfigFile& file, std::size_t index, const ConfigKeys& keys,
+                              std::string message) {
+  int line = file.exchanges[index].line;
+  std::size_t first = std::string::npos;
+  for (const auto& [key, value] : keys) {
+    const std::string flag = "--" + key;
+    for (auto at = message.find(flag); at != std::string::npos; at = message.find(flag, at + 1)) {
+      const auto end = at + flag.size();
+      if (end < message.size() &&
+          (std::islower(static_cast<unsigned char>(message[end])) || message[end] == '-')) {
+        continue;  // --profile in --profile-arn
+      }
+      if (at < first) {
+        first = at;
+        line = value.line;
+      }
+      message.erase(at, 2);
+      break;
+    }
+  }
+  return config_error(file.path, line, fmt::format("exchanges[{}]: {}", index, message));
+}
+
+Result<Plan> validate_config(const Raw& flags, const Getenv& getenv, const CommandRow& row) {
+  AWH_TRY(file, load_config(flags.config));
+  Plan plan;
+  for (std::size_t i = 0; i < file->exchanges.size(); ++i) {
+    const auto& exchange = file->exchanges[i];
+    ConfigKeys keys = file->globals;
+    for (const auto& [k, v] : exchange.keys) keys[k] = v;
+    Raw raw;
+    raw.log_level = flags.log_level;
+    raw.log_format = flags.log_format;
+    raw.debug = flags.debug;
+    for (const auto& [key, member] : kConfigKeys) {
+      if (const auto it = keys.find(key); it != keys.end()) raw.*member = it->second.text;
+    }
+    // The file daemon of the exchange's kind.
+    const auto* kind_row =
+        std::find_if(std::begin(kCommands), std::end(kCommands), [&](const CommandRow& c) {
+          return c.output == OutputKind::file && c.mode == Mode::daemon &&
+                 c.exchange == (exchange.jwt ? ExchangeKind::jwt : ExchangeKind::x509);
+        });
+    auto one = validate(raw, getenv, *kind_row);
+    if (!one) return config_validation_error(*file, i, keys, one.error().message);
+    one->command = fmt::format("{} (exchanges[{}])", row.name, i);
+    plan.exchanges.push_back(std::move(*one));
+  }
+  // The shared settings (Workload API, CA bundle, timeout, logging) are the same in every
+  // exchange: the first one's stand for them.
+  Plan first = plan.exchanges.front();
+  first.exchanges = std::move(plan.exchanges);
+  first.command = row.name;
+  first.config_path = flags.config;
+  return first;
+}
+
 // The Go tool's --debug is a persistent root flag (`aws-spiffe-workload-helper --debug
 // x509-credential-process ...`). Logging flags given before the command are moved after it,
 // where the command's own parser takes them.
@@ -668,7 +778,9 @@ constexpr char kManCommand[] = "man";
 
 // The whole command line: the exchange commands of kCommands, and `help`, `completion` and the
 // hidden `man` (which print text generated from this very definition).
-void define_cli(CLI::App& app, Raw& raw, std::string& shell, std::string& help_topic) {
+// `with_config`: the command line has --config, so the exchange flags are not required.
+void define_cli(CLI::App& app, Raw& raw, std::string& shell, std::string& help_topic,
+                bool with_config = false) {
   app.set_version_flag("-v,--version", version_text(), "Print the version and build details");
   app.require_subcommand(1, 1);
   app.footer(
@@ -679,6 +791,11 @@ void define_cli(CLI::App& app, Raw& raw, std::string& shell, std::string& help_t
     // Like the Go tool's flag parser: a repeated flag takes its last value.
     cmd->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
     cmd->set_version_flag("-v,--version", version_text(), "Print the version and build details");
+    if (row.output == OutputKind::listing) {
+      add_listing(*cmd, raw, row.exchange);
+      add_common(*cmd, raw);
+      continue;
+    }
     if (row.exchange == ExchangeKind::jwt) {
       add_jwt(*cmd, raw);
     } else {
@@ -703,6 +820,15 @@ void define_cli(CLI::App& app, Raw& raw, std::string& shell, std::string& help_t
           ->type_name("ADDR:PORT");
     }
     add_common(*cmd, raw);
+    if (row.output == OutputKind::file && row.mode == Mode::daemon) {
+      cmd->add_option("--config", raw.config,
+                      "Read several exchanges and their profiles from this YAML file instead of "
+                      "the exchange and file flags (see README)");
+      // With a file, the exchange flags are not required (they are not allowed either).
+      if (with_config) {
+        for (auto* opt : cmd->get_options()) opt->required(false);
+      }
+    }
   }
   // Handled before parsing (parse_cli): its argument may be a command's name.
   app.add_subcommand(kHelpCommand, "Show the help of the program, or of a command")
@@ -794,7 +920,10 @@ CliOutcome parse_cli(const std::vector<std::string>& args, const Getenv& getenv)
   CLI::App app{kSummary, kProgram};
   Raw raw;
   std::string shell, help_topic;
-  define_cli(app, raw, shell, help_topic);
+  const bool with_config = std::any_of(args.begin(), args.end(), [](const std::string& a) {
+    return a == "--config" || a.rfind("--config=", 0) == 0;
+  });
+  define_cli(app, raw, shell, help_topic, with_config);
 
   CliOutcome outcome;
   // --exit-code-compat go: usage errors exit 1 as the Go tool's do. Looked for before parsing,
@@ -878,7 +1007,27 @@ CliOutcome parse_cli(const std::vector<std::string>& args, const Getenv& getenv)
   }
   const auto& row = *std::find_if(std::begin(kCommands), std::end(kCommands),
                                   [&](const CommandRow& c) { return command_name == c.name; });
-  auto plan = validate(raw, getenv, row);
+  Result<Plan> plan = make_error(errc::internal, "unreachable");
+  if (!raw.config.empty()) {
+    // The file sets every exchange and output: only the logging flags may come with it.
+    const auto* cmd = app.get_subcommands().front();
+    for (const auto* opt : cmd->get_options()) {
+      const std::string name = opt->get_name();
+      if (opt->count() == 0 || name == "--config" || name == "--log-level" ||
+          name == "--log-format" || name == "--debug") {
+        continue;
+      }
+      outcome.exit_code = 2;
+      outcome.err = fmt::format(
+          "{}: error: {} can't be combined with --config (the file sets every exchange and "
+          "output) (see '{} {} --help')\n",
+          kProgram, name, kProgram, command_name);
+      return outcome;
+    }
+    plan = validate_config(raw, getenv, row);
+  } else {
+    plan = validate(raw, getenv, row);
+  }
   if (!plan) {
     outcome.exit_code = usage_code;
     outcome.err = fmt::format("{}: error: {} (see '{} {} --help')\n", kProgram,

@@ -64,6 +64,13 @@ struct ToWhoami {
 };
 using Output = std::variant<ToStdout, ToFile, ToServer, ToWhoami>;
 
+// The read-only diagnostics (x509-svids, jwt-svids): list the SVIDs instead of exchanging one.
+struct SvidListingRequest {
+  bool jwt = false;
+  std::string audience;  // jwt-svids
+  bool json = false;     // --format json
+};
+
 enum class Mode {
   once,    // one exchange, bounded by --timeout, then exit
   daemon,  // renew until SIGTERM/SIGINT (serve: the first exchange must succeed within --timeout)
@@ -74,6 +81,13 @@ struct Plan {
   Exchange exchange;
   Output output;
   Mode mode = Mode::once;
+  // Set for x509-svids and jwt-svids (then `exchange` and `output` are unused).
+  std::optional<SvidListingRequest> listing;
+  // --config FILE (the file daemons): every exchange of the file, each a complete plan of its
+  // own; this plan's exchange and output are the first one's, and its shared settings
+  // (Workload API, CA bundle, timeout, logging) are every one's. Empty without --config.
+  std::vector<Plan> exchanges;
+  std::string config_path;
 
   net::Url endpoint;                // Roles Anywhere or STS
   std::string endpoint_source;      // "--endpoint", "AWS_ENDPOINT_URL_STS", ... or "default"

@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <csignal>
 #include <cstdlib>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -22,6 +23,7 @@
 #include "engine/cache.hpp"
 #include "engine/engine.hpp"
 #include "engine/exchangers.hpp"
+#include "engine/file_batch.hpp"
 #include "engine/sinks.hpp"
 #include "engine/sources.hpp"
 #include "net/http_client.hpp"
@@ -230,9 +232,129 @@ void keep_watchdog_fed(boost::asio::steady_timer& timer, const util::Notifier& n
   });
 }
 
+// Delivers SIGHUP to `on_hup` and SIGTERM/SIGINT to `on_stop` (with the signal's name) until the
+// io_context stops.
+class Signals {
+ public:
+  Signals(asio::io_context& io, std::function<void()> on_hup,
+          std::function<void(std::string)> on_stop)
+      : set_(io, SIGTERM, SIGINT, SIGHUP),
+        on_hup_(std::move(on_hup)),
+        on_stop_(std::move(on_stop)) {
+    listen();
+  }
+
+ private:
+  void listen() {
+    set_.async_wait([this](boost::system::error_code ec, int signal) {
+      if (ec) return;
+      if (signal == SIGHUP) {
+        on_hup_();
+      } else {
+        on_stop_(signal == SIGTERM ? "SIGTERM" : "SIGINT");
+      }
+      listen();
+    });
+  }
+  asio::signal_set set_;
+  std::function<void()> on_hup_;
+  std::function<void(std::string)> on_stop_;
+};
+
+// --config: one engine per exchange of the file (each with its own scheduler, so its own
+// jittered renewals and backoff), over one Workload API client and one shared X.509-SVID
+// stream; the profiles of one file are written through one ProfileFile, which coalesces
+// overlapping writes into one rename. A failing exchange keeps failing alone; an engine that
+// stops for good (the agent rejects us) stops the others, and the exit code is the worst.
+int run_config(const Plan& plan) {
+  net::ClientOptions client_options;
+  client_options.ca_bundle_path = plan.ca_bundle;
+  client_options.proxy = plan.proxy;
+  auto http = net::HttpClient::create(std::move(client_options));
+  if (!http) {
+    log::error("{}", http.error().message);
+    return 1;
+  }
+  asio::io_context io(1);
+  int exit_code = 0;
+  {
+    // Declaration order is destruction order reversed: the engines and their sources go first,
+    // then the files, the shared stream, and the Workload API client before the io_context.
+    spiffe::WorkloadClient workload(io.get_executor(), plan.workload_api_target);
+    engine::SharedX509Stream stream(io.get_executor(), workload);
+    std::map<std::string, std::unique_ptr<engine::ProfileFile>> files;
+    engine::SystemClock clock;
+    engine::SystemRandom random;
+    struct Lane {
+      std::unique_ptr<engine::IdentitySource> source;
+      std::unique_ptr<engine::Exchanger> exchanger;
+      std::unique_ptr<engine::Sink> sink;
+      std::unique_ptr<engine::Engine> engine;
+    };
+    std::vector<Lane> lanes;
+    for (const Plan& one : plan.exchanges) {
+      const auto& target = std::get<ToFile>(one.output).target;
+      auto& file = files[target.path];
+      if (!file) file = std::make_unique<engine::ProfileFile>(io.get_executor(), target);
+      Lane lane;
+      lane.sink = file->sink_for(target.profile);
+      if (auto ready = lane.sink->prepare(); !ready) {
+        log::error("{}", ready.error().message);
+        return 1;
+      }
+      if (std::holds_alternative<RolesAnywhere>(one.exchange)) {
+        lane.source = std::make_unique<engine::X509Source>(workload, stream, one.selector);
+      } else {
+        lane.source = make_source(one, workload);
+      }
+      lane.exchanger = make_exchanger(one, **http);
+      engine::Settings settings;
+      settings.timeout = one.timeout;
+      settings.keeper = "the file";
+      lane.engine = std::make_unique<engine::Engine>(
+          io.get_executor(), *lane.source, *lane.exchanger,
+          std::vector<engine::Sink*>{lane.sink.get()}, clock, random, settings);
+      lanes.push_back(std::move(lane));
+    }
+    log::info("{}: {} exchange(s) from {}, one Workload API stream", plan.command, lanes.size(),
+              plan.config_path);
+    const auto stop_all = [&](const std::string& why) {
+      for (auto& [path, file] : files) file->stop();
+      for (auto& lane : lanes) lane.engine->post(engine::event::Terminate{why});
+    };
+    Signals signals(
+        io,
+        [&] {
+          for (auto& lane : lanes) lane.engine->post(engine::event::Sighup{});
+        },
+        stop_all);
+    std::size_t running = lanes.size();
+    bool stopping = false;
+    const auto ended = [&](int code) {
+      exit_code = std::max(exit_code, code);
+      if (--running == 0) {
+        io.stop();
+        return;
+      }
+      if (code != 0 && !stopping) {
+        stopping = true;
+        stop_all("another exchange stopped for good");
+      }
+    };
+    for (auto& lane : lanes) {
+      asio::co_spawn(io, lane.engine->run_daemon(),
+                     util::log_failures_or("the daemon", ended, [&] { ended(1); }));
+    }
+    io.run();
+  }
+  return exit_code;
+}
+
 }  // namespace
 
 int run(const Plan& plan) {
+  if (plan.listing) return list_svids(plan);
+  if (!plan.exchanges.empty()) return run_config(plan);
   const bool once = plan.mode == Mode::once;
   std::optional<Watchdog> watchdog;
   if (once) watchdog.emplace(plan.timeout + std::chrono::seconds(2));

@@ -11,4 +11,9 @@ namespace awh::app {
 // exit code (0 or 1).
 int run(const Plan& plan);
 
+// x509-svids and jwt-svids (plan.listing): fetches the SVIDs once (retrying within --timeout)
+// and prints the listing on stdout (app/svid_listing.hpp). Returns 0, or 1 after one error line
+// when the Workload API gave nothing.
+int list_svids(const Plan& plan);
+
 }  // namespace awh::app

@@ -63,4 +63,21 @@ Result<void> write_credentials(const FileTarget& target, const Credentials& c) {
   return util::write_file_atomically(target.path, *updated);
 }
 
+Result<void> write_profiles(const FileTarget& file,
+                            const std::vector<ProfileCredentials>& entries) {
+  if (entries.empty()) return {};
+  for (const auto& e : entries) {
+    if (auto valid = validate_entry(e.profile, *e.credentials); !valid) return valid.error();
+  }
+  FileTarget first = file;
+  first.profile = entries.front().profile;
+  AWH_TRY(contents, new_contents(first, *entries.front().credentials));
+  // The rest go into what we just made, which parses: an upsert can't fail on the contents.
+  for (std::size_t i = 1; i < entries.size(); ++i) {
+    AWH_TRY(edited, upsert_profile(*contents, entries[i].profile, *entries[i].credentials));
+    *contents = util::SecretString(std::move(*edited));
+  }
+  return util::write_file_atomically(file.path, *contents);
+}
+
 }  // namespace awh::creds

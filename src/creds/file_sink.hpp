@@ -4,6 +4,7 @@
 // On any error the file is left exactly as it was.
 
 #include <string>
+#include <vector>
 
 #include "creds/credentials.hpp"
 #include "util/error.hpp"
@@ -23,5 +24,14 @@ Result<void> preflight(const FileTarget& target);
 
 // Writes `c` into the target profile.
 Result<void> write_credentials(const FileTarget& target, const Credentials& c);
+
+// Writes several profiles of one file in one read-modify-rename (--config: several exchanges
+// writing to one file). `file` gives the path and --force/--replace (its profile is unused);
+// the profiles must differ. With `replace` the file holds exactly these profiles.
+struct ProfileCredentials {
+  std::string profile;
+  const Credentials* credentials = nullptr;
+};
+Result<void> write_profiles(const FileTarget& file, const std::vector<ProfileCredentials>& entries);
 
 }  // namespace awh::creds

@@ -5,6 +5,7 @@
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/crypto.h>
+#include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/hmac.h>
 #include <openssl/pem.h>
@@ -133,10 +134,45 @@ std::string serial_decimal(const X509* cert) {
   return dec ? std::string(dec.get()) : std::string();
 }
 
-std::chrono::system_clock::time_point not_after(const X509* cert) {
+std::string serial_hex(const X509* cert) {
+  Ptr<BIGNUM, BN_free> bn(ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr));
+  if (!bn) return {};
+  BN_set_negative(bn.get(), 0);
+  Ptr<char, free_string> hex(BN_bn2hex(bn.get()));
+  return hex ? std::string(hex.get()) : std::string();
+}
+
+namespace {
+std::chrono::system_clock::time_point to_time_point(const ASN1_TIME* t) {
   std::tm tm{};
-  if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) != 1) return {};
+  if (ASN1_TIME_to_tm(t, &tm) != 1) return {};
   return std::chrono::system_clock::from_time_t(timegm(&tm));
+}
+}  // namespace
+
+std::chrono::system_clock::time_point not_before(const X509* cert) {
+  return to_time_point(X509_get0_notBefore(cert));
+}
+
+std::chrono::system_clock::time_point not_after(const X509* cert) {
+  return to_time_point(X509_get0_notAfter(cert));
+}
+
+KeyDescription describe_key(const EVP_PKEY* key) {
+  KeyDescription out;
+  const char* name = EVP_PKEY_get0_type_name(key);
+  out.algorithm = name ? name : "unknown";
+  out.bits = EVP_PKEY_get_bits(key);
+  if (EVP_PKEY_is_a(key, "EC")) {
+    char group[64] = {};
+    std::size_t len = 0;
+    if (EVP_PKEY_get_group_name(key, group, sizeof group, &len) == 1) {
+      const int nid = OBJ_sn2nid(group);
+      const char* nist = nid == NID_undef ? nullptr : EC_curve_nid2nist(nid);
+      out.curve = nist ? nist : std::string(group, len);
+    }
+  }
+  return out;
 }
 
 std::vector<std::string> uri_sans(const X509* cert) {

@@ -52,10 +52,22 @@ Result<PkeyPtr> parse_pkcs8_der(std::string_view der);
 
 std::string cert_der(X509* cert);
 std::string serial_decimal(const X509* cert);
+// The serial's magnitude in uppercase hex, two digits a byte (as `openssl x509 -serial`).
+std::string serial_hex(const X509* cert);
+std::chrono::system_clock::time_point not_before(const X509* cert);
 std::chrono::system_clock::time_point not_after(const X509* cert);
 // URI subjectAltNames of a certificate, in order.
 std::vector<std::string> uri_sans(const X509* cert);
 bool key_matches_cert(X509* cert, EVP_PKEY* key);
+
+// What a public or private key is, for people: its algorithm ("RSA", "EC", "ED25519"), its
+// size in bits, and for EC keys the NIST curve name ("P-256") or OpenSSL's when there is none.
+struct KeyDescription {
+  std::string algorithm;
+  int bits = 0;
+  std::string curve;
+};
+KeyDescription describe_key(const EVP_PKEY* key);
 
 // RSA (any size >= 2048) or EC on P-256/P-384; anything else is an error naming the key.
 Result<KeyType> signing_key_type(EVP_PKEY* key);

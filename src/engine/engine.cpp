@@ -36,6 +36,16 @@ std::string Engine::outputs() const {
 
 asio::awaitable<Result<Engine::Delivered>> Engine::exchange_and_deliver(
     Deadline deadline, const std::function<void()>& before_output) {
+  // The outputs know an exchange is under way until it ends, however it ends. (Not a guard in
+  // the frame: a frame abandoned at a stop is destroyed with the io_context, after the sinks.)
+  for (Sink* sink : sinks_) sink->exchanging(true);
+  auto result = co_await exchange_and_deliver_once(deadline, before_output);
+  for (Sink* sink : sinks_) sink->exchanging(false);
+  co_return result;
+}
+
+asio::awaitable<Result<Engine::Delivered>> Engine::exchange_and_deliver_once(
+    Deadline deadline, const std::function<void()>& before_output) {
   AWH_CO_TRY(identity, co_await source_.fetch(deadline));
   if (identity->expires) metrics_.svid_expiry = identity->expires;
   AWH_CO_TRY(credentials, co_await exchanger_.exchange(*identity, deadline));
@@ -44,7 +54,7 @@ asio::awaitable<Result<Engine::Delivered>> Engine::exchange_and_deliver(
   if (stop_code_) co_return make_error(errc::internal, "stopping");
   if (before_output) before_output();
   for (Sink* sink : sinks_) {
-    if (auto done = sink->deliver(*credentials); !done) {
+    if (auto done = co_await sink->deliver_async(*credentials); !done) {
       metrics_.last_delivery_ok = false;
       co_return done.error();
     }

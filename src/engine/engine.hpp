@@ -65,6 +65,8 @@ class Engine {
   };
   boost::asio::awaitable<Result<Delivered>> exchange_and_deliver(
       Deadline deadline, const std::function<void()>& before_output);
+  boost::asio::awaitable<Result<Delivered>> exchange_and_deliver_once(
+      Deadline deadline, const std::function<void()>& before_output);
   boost::asio::awaitable<void> exchange_task(Trigger why);
   boost::asio::awaitable<void> watch();
   void apply(const Decision& d);

@@ -75,6 +75,15 @@ class Sink {
   virtual Result<void> prepare() { return {}; }
   virtual Result<void> deliver(const creds::Credentials& credentials) = 0;
   virtual std::string describe() const = 0;  // "profile [default] of /path", "stdout"
+  // Outputs that coalesce writes with other engines' outputs (several profiles of one file,
+  // engine/file_batch.hpp) are told when an exchange for them starts and ends, and are
+  // delivered to through deliver_async(), which may wait (bounded) for the others; the rest
+  // ignore the first and deliver synchronously.
+  virtual void exchanging(bool on) { (void)on; }
+  virtual boost::asio::awaitable<Result<void>> deliver_async(
+      const creds::Credentials& credentials) {
+    co_return deliver(credentials);
+  }
   // Whether a one-shot run logs the delivery (stdout speaks for itself).
   virtual bool logs_delivery() const { return true; }
 };

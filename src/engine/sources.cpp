@@ -2,13 +2,16 @@
 
 #include <fmt/format.h>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "spiffe/jwt.hpp"
+#include "util/async_event.hpp"
 #include "util/backoff.hpp"
 #include "util/log.hpp"
+#include "util/spawn.hpp"
 #include "util/time.hpp"
 
 namespace awh::engine {
@@ -65,10 +68,22 @@ Result<spiffe::X509Svid> choose_svid(const std::vector<spiffe::RawX509Svid>& svi
   return spiffe::parse_x509_svid(svids[*index]);
 }
 
+asio::awaitable<Result<std::vector<spiffe::RawX509Svid>>> fetch_x509_svids(
+    spiffe::WorkloadClient& workload, Deadline deadline) {
+  co_return co_await retry_until<std::vector<spiffe::RawX509Svid>>(
+      [&](Deadline d) { return workload.fetch_x509_once(d); }, deadline);
+}
+
+asio::awaitable<Result<std::vector<spiffe::RawJwtSvid>>> fetch_jwt_svids(
+    spiffe::WorkloadClient& workload, std::string audience, std::optional<std::string> spiffe_id,
+    Deadline deadline) {
+  co_return co_await retry_until<std::vector<spiffe::RawJwtSvid>>(
+      [&](Deadline d) { return workload.fetch_jwt_once(audience, spiffe_id, d); }, deadline);
+}
+
 asio::awaitable<Result<Identity>> X509Source::fetch(Deadline deadline) {
   if (!latest_) {
-    auto svids = co_await retry_until<std::vector<spiffe::RawX509Svid>>(
-        [&](Deadline d) { return workload_.fetch_x509_once(d); }, deadline);
+    auto svids = co_await fetch_x509_svids(workload_, deadline);
     if (!svids) co_return svids.error().prefixed("cannot get an X.509-SVID: ");
     auto svid = choose_svid(*svids, selector_);
     if (!svid) co_return svid.error().prefixed("cannot use the X.509-SVID: ");
@@ -80,7 +95,7 @@ asio::awaitable<Result<Identity>> X509Source::fetch(Deadline deadline) {
 }
 
 asio::awaitable<Error> X509Source::stream(std::function<void(event::SvidUpdate)> on_update) {
-  stream_ = workload_.open_x509_stream();
+  stream_ = shared_ ? shared_->subscribe() : workload_.open_x509_stream();
   while (true) {
     auto message = co_await stream_->next();
     if (!message) {
@@ -103,14 +118,98 @@ asio::awaitable<Error> X509Source::stream(std::function<void(event::SvidUpdate)>
   }
 }
 
+// A subscriber's end of the shared stream: the newest message not yet taken, or the error that
+// ended the stream.
+class SharedX509Stream::Handle final : public spiffe::X509SvidStream {
+ public:
+  Handle(SharedX509Stream& owner, asio::any_io_executor executor)
+      : owner_(&owner), ready_(std::move(executor)) {}
+  ~Handle() override { cancel(); }
+
+  asio::awaitable<Result<std::vector<spiffe::RawX509Svid>>> next() override {
+    while (!pending_) co_await ready_.wait();
+    auto out = std::move(*pending_);
+    pending_.reset();
+    if (!out) done_ = true;
+    co_return out;
+  }
+  void cancel() override {
+    if (owner_ == nullptr) return;
+    std::exchange(owner_, nullptr)->unsubscribe(this);
+    if (!done_) put(make_error(errc::workload_unavailable, "the X.509-SVID stream was cancelled"));
+  }
+  // The newest state replaces one not yet taken (each message carries the full state); an
+  // error is final.
+  void put(Result<std::vector<spiffe::RawX509Svid>> message) {
+    if (done_ || (pending_ && !*pending_)) return;
+    pending_ = std::move(message);
+    ready_.notify();
+  }
+  void detach() { owner_ = nullptr; }
+
+ private:
+  SharedX509Stream* owner_;
+  util::AsyncEvent ready_;
+  std::optional<Result<std::vector<spiffe::RawX509Svid>>> pending_;
+  bool done_ = false;
+};
+
+SharedX509Stream::~SharedX509Stream() {
+  for (Handle* h : handles_) h->detach();
+  if (upstream_) upstream_->cancel();
+}
+
+std::unique_ptr<spiffe::X509SvidStream> SharedX509Stream::subscribe() {
+  auto handle = std::make_unique<Handle>(*this, executor_);
+  handles_.push_back(handle.get());
+  if (!upstream_) {
+    latest_.reset();
+    upstream_ = workload_.open_x509_stream();
+    ++opened_;
+    asio::co_spawn(executor_, pump(upstream_.get()),
+                   util::log_failures(
+                       "the shared X.509-SVID stream", [] {}, [] {}));
+  } else if (latest_) {
+    handle->put(*latest_);
+  }
+  return handle;
+}
+
+void SharedX509Stream::unsubscribe(Handle* handle) {
+  std::erase(handles_, handle);
+  if (handles_.empty() && upstream_) {
+    upstream_->cancel();  // its pump sees the end and frees it
+    retired_.push_back(std::move(upstream_));
+    latest_.reset();
+  }
+}
+
+// `upstream` is owned by upstream_ or retired_ until this pump frees it.
+asio::awaitable<void> SharedX509Stream::pump(spiffe::X509SvidStream* upstream) {
+  while (true) {
+    auto message = co_await upstream->next();
+    if (upstream_.get() != upstream) {  // cancelled when every handle went
+      std::erase_if(retired_, [&](const auto& s) { return s.get() == upstream; });
+      co_return;
+    }
+    if (!message) {
+      upstream_.reset();
+      latest_.reset();
+      const auto handles = handles_;
+      for (Handle* h : handles) h->put(message.error());
+      co_return;
+    }
+    latest_ = *message;
+    for (Handle* h : handles_) h->put(*message);
+  }
+}
+
 void X509Source::cancel_stream() {
   if (stream_) stream_->cancel();
 }
 
 asio::awaitable<Result<Identity>> JwtSource::fetch(Deadline deadline) {
-  auto svids = co_await retry_until<std::vector<spiffe::RawJwtSvid>>(
-      [&](Deadline d) { return workload_.fetch_jwt_once(audience_, selector_.spiffe_id, d); },
-      deadline);
+  auto svids = co_await fetch_jwt_svids(workload_, audience_, selector_.spiffe_id, deadline);
   if (!svids) co_return svids.error().prefixed("cannot get a JWT-SVID: ");
   auto index = spiffe::select_jwt_svid(*svids, selector_);
   if (!index) co_return index.error().prefixed("cannot use the JWT-SVID: ");

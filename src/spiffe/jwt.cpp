@@ -96,12 +96,9 @@ Result<std::chrono::system_clock::time_point> expiry_of(const boost::json::value
   return system_clock::time_point{duration_cast<system_clock::duration>(seconds(whole))};
 }
 
-}  // namespace
-
-Result<JwtClaims> check_jwt_svid(std::string_view token, std::string_view audience,
-                                 std::chrono::system_clock::time_point now) {
-  // JWS compact serialization (RFC 7515 §7.1): header.payload.signature. Five parts would be a
-  // JWE, which JWT-SVID §3 does not allow.
+// JWS compact serialization (RFC 7515 §7.1): header.payload.signature, none of them empty.
+// Five parts would be a JWE, which JWT-SVID §3 does not allow.
+Result<std::array<std::string_view, 3>> split_jws(std::string_view token) {
   std::array<std::string_view, 3> parts;
   std::size_t count = 0;
   for (std::size_t start = 0;;) {
@@ -119,6 +116,15 @@ Result<JwtClaims> check_jwt_svid(std::string_view token, std::string_view audien
   for (std::size_t i = 0; i < parts.size(); ++i) {
     if (parts[i].empty()) return invalid(fmt::format("the JWT-SVID's {} is empty", kNames[i]));
   }
+  return parts;
+}
+
+}  // namespace
+
+Result<JwtClaims> check_jwt_svid(std::string_view token, std::string_view audience,
+                                 std::chrono::system_clock::time_point now) {
+  AWH_TRY(split, split_jws(token));
+  const auto& parts = *split;
   if (!base64url_decode(parts[2])) return invalid("the JWT-SVID's signature is not base64url");
 
   auto header = json_part(parts[0], "header");
@@ -179,6 +185,38 @@ Result<JwtClaims> check_jwt_svid(std::string_view token, std::string_view audien
     return invalid(fmt::format("the JWT-SVID expired at {}", util::format_rfc3339(claims.expiry)));
   }
   return claims;
+}
+
+Result<JwtPublicParts> read_jwt_public_parts(std::string_view token) {
+  AWH_TRY(parts, split_jws(token));
+  AWH_TRY(header, json_part((*parts)[0], "header"));
+  AWH_TRY(payload, json_part((*parts)[1], "payload"));
+  const auto text = [](const boost::json::object& o, std::string_view key) {
+    const auto* v = o.if_contains(key);
+    return v != nullptr && v->is_string() ? std::string(v->get_string()) : std::string();
+  };
+  const auto time = [](const boost::json::object& o, std::string_view key) {
+    const auto* v = o.if_contains(key);
+    std::optional<std::chrono::system_clock::time_point> out;
+    if (v == nullptr) return out;
+    if (auto t = expiry_of(*v)) out = *t;
+    return out;
+  };
+  JwtPublicParts out;
+  out.algorithm = text(*header, "alg");
+  out.key_id = text(*header, "kid");
+  out.subject = text(*payload, "sub");
+  if (const auto* aud = payload->if_contains("aud")) {
+    if (aud->is_string()) out.audience.emplace_back(aud->get_string());
+    if (aud->is_array()) {
+      for (const auto& a : aud->get_array()) {
+        if (a.is_string()) out.audience.emplace_back(a.get_string());
+      }
+    }
+  }
+  out.expiry = time(*payload, "exp");
+  out.issued_at = time(*payload, "iat");
+  return out;
 }
 
 }  // namespace awh::spiffe

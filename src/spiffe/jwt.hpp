@@ -5,6 +5,7 @@
 // instead of an opaque STS error. Pure, no I/O.
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,5 +29,20 @@ struct JwtClaims {
 // 2026-11-24T12:00:00Z"). Messages never contain the token or any part of its encoding.
 Result<JwtClaims> check_jwt_svid(std::string_view token, std::string_view audience,
                                  std::chrono::system_clock::time_point now);
+
+// The public parts of a JWT-SVID, for diagnostics: what its header and payload say, read
+// without judging them (check_jwt_svid() judges). Fields the token lacks, or holds with another
+// type, stay empty. Never holds the token, its encoding or its signature.
+struct JwtPublicParts {
+  std::string algorithm;  // header `alg`
+  std::string key_id;     // header `kid`
+  std::string subject;    // `sub`
+  std::vector<std::string> audience;
+  std::optional<std::chrono::system_clock::time_point> expiry;     // `exp`
+  std::optional<std::chrono::system_clock::time_point> issued_at;  // `iat`
+};
+// Errors (errc::invalid_input): not three parts, or a header or payload that is not a
+// base64url-encoded JSON object.
+Result<JwtPublicParts> read_jwt_public_parts(std::string_view token);
 
 }  // namespace awh::spiffe
