@@ -33,8 +33,8 @@ TEST_CASE("bad Workload API addresses name the source and the problem") {
 
 TEST_CASE("an IP with a NUL or other bytes after it is not an IP (found by fuzz_address)") {
   using namespace std::string_literals;
-  for (const std::string a : {"tcp://::852\0junk+[]:4"s, "tcp://[::1\0x]:8081"s,
-                              "tcp://127.0.0.1\0:8081"s, "tcp://[::1%lo]:8081"s}) {
+  for (const std::string& a : {"tcp://::852\0junk+[]:4"s, "tcp://[::1\0x]:8081"s,
+                               "tcp://127.0.0.1\0:8081"s, "tcp://[::1%lo]:8081"s}) {
     CAPTURE(a);
     CHECK_FALSE(spiffe::workload_api_target(a, "x").has_value());
   }
