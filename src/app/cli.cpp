@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "app/build_info.hpp"
 #include "aws/arn.hpp"
 #include "aws/endpoints.hpp"
 #include "creds/ini.hpp"
@@ -83,6 +84,9 @@ struct Raw {
   bool use_dualstack = false;
 };
 
+constexpr char kSummary[] =
+    "Turns a SPIFFE identity (X.509-SVID or JWT-SVID) into AWS credentials.";
+
 // The local endpoint's default port (no registered meaning; the same for every instance).
 constexpr unsigned kDefaultServePort = 9911;
 
@@ -98,57 +102,76 @@ Result<int> parse_int(std::string_view flag, const std::string& text,
 void add_common(CLI::App& cmd, Raw& raw) {
   cmd.add_option("--log-level", raw.log_level,
                  "Log level: debug, info, warn or error (default info)")
+      ->type_name("LEVEL")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
   cmd.add_flag("--debug", raw.debug, "Same as --log-level debug");
   cmd.add_option("--log-format", raw.log_format,
                  "Log format on stderr: text or json (default text)")
+      ->type_name("FORMAT")
       ->check(CLI::IsMember({"text", "json"}));
 }
 
 void add_x509(CLI::App& cmd, Raw& raw) {
   cmd.add_option("--trust-anchor-arn", raw.trust_anchor_arn,
                  "ARN of the Roles Anywhere trust anchor")
+      ->type_name("ARN")
       ->required();
-  cmd.add_option("--profile-arn", raw.profile_arn, "ARN of the Roles Anywhere profile")->required();
-  cmd.add_option("--role-arn", raw.role_arn, "ARN of the IAM role to assume")->required();
-  cmd.add_option("--region", raw.region, "AWS region (default: the trust anchor ARN's region)");
+  cmd.add_option("--profile-arn", raw.profile_arn, "ARN of the Roles Anywhere profile")
+      ->type_name("ARN")
+      ->required();
+  cmd.add_option("--role-arn", raw.role_arn, "ARN of the IAM role to assume")
+      ->type_name("ARN")
+      ->required();
+  cmd.add_option("--region", raw.region, "AWS region (default: the trust anchor ARN's region)")
+      ->type_name("REGION");
   cmd.add_option(
-      "--endpoint", raw.endpoint,
-      "Roles Anywhere endpoint URL (default $AWS_ENDPOINT_URL_ROLESANYWHERE, $AWS_ENDPOINT_URL, "
-      "else https://rolesanywhere.<region>.<partition's domain>)");
+         "--endpoint", raw.endpoint,
+         "Roles Anywhere endpoint URL (default $AWS_ENDPOINT_URL_ROLESANYWHERE, $AWS_ENDPOINT_URL, "
+         "else https://rolesanywhere.<region>.<partition's domain>)")
+      ->type_name("URL");
 }
 
 void add_jwt(CLI::App& cmd, Raw& raw) {
   cmd.add_option("--audience", raw.audience,
                  "Audience of the JWT-SVID (what STS or the S3 store expects)")
+      ->type_name("AUDIENCE")
       ->required();
   cmd.add_option("--endpoint", raw.endpoint,
                  "STS endpoint URL, e.g. a MinIO/Ceph RGW URL (default $AWS_ENDPOINT_URL_STS, "
-                 "$AWS_ENDPOINT_URL, else https://sts.<region>.<partition's domain>)");
+                 "$AWS_ENDPOINT_URL, else https://sts.<region>.<partition's domain>)")
+      ->type_name("URL");
   cmd.add_option("--region", raw.region,
                  "AWS region, for the default STS endpoint (default $AWS_REGION, "
-                 "$AWS_DEFAULT_REGION)");
-  cmd.add_option("--role-arn", raw.role_arn, "ARN of the role to assume (optional for MinIO)");
+                 "$AWS_DEFAULT_REGION)")
+      ->type_name("REGION");
+  cmd.add_option("--role-arn", raw.role_arn, "ARN of the role to assume (optional for MinIO)")
+      ->type_name("ARN");
 }
 
 // Flags every exchange command has.
 void add_shared(CLI::App& cmd, Raw& raw) {
   cmd.add_option("--session-duration", raw.session_duration,
-                 "Credential lifetime in seconds, 900..43200 (default 3600)");
+                 "Credential lifetime in seconds, 900..43200 (default 3600)")
+      ->type_name("SECONDS");
   cmd.add_option("--role-session-name", raw.role_session_name,
-                 "Role session name (2..64 of [A-Za-z0-9+=,.@_-])");
+                 "Role session name (2..64 of [A-Za-z0-9+=,.@_-])")
+      ->type_name("NAME");
   cmd.add_option(
-      "--workload-api-addr", raw.workload_api_addr,
-      "Workload API address, unix:///path or tcp://IP:port (default $SPIFFE_ENDPOINT_SOCKET)");
-  cmd.add_option("--hint", raw.hint, "Use the SVID with this hint");
-  cmd.add_option("--spiffe-id", raw.spiffe_id, "Use the SVID with this SPIFFE ID");
-  cmd.add_option(
-      "--ca-bundle", raw.ca_bundle,
-      "PEM file of CAs to trust for the endpoint (default $AWS_CA_BUNDLE, else the system store)");
-  cmd.add_option("--timeout", raw.timeout, "Give up after this many seconds (default 30)");
+         "--workload-api-addr", raw.workload_api_addr,
+         "Workload API address, unix:///path or tcp://IP:port (default $SPIFFE_ENDPOINT_SOCKET)")
+      ->type_name("ADDR");
+  cmd.add_option("--hint", raw.hint, "Use the SVID with this hint")->type_name("HINT");
+  cmd.add_option("--spiffe-id", raw.spiffe_id, "Use the SVID with this SPIFFE ID")->type_name("ID");
+  cmd.add_option("--ca-bundle", raw.ca_bundle,
+                 "PEM file of CAs to trust for the endpoint (default $AWS_CA_BUNDLE, else the "
+                 "system store)")
+      ->type_name("FILE");
+  cmd.add_option("--timeout", raw.timeout, "Give up after this many seconds (default 30)")
+      ->type_name("SECONDS");
   cmd.add_option("--proxy", raw.proxy,
                  "HTTP proxy for the AWS endpoint, http://[user:password@]host:port (default "
-                 "$HTTPS_PROXY; $NO_PROXY still applies; never used for the Workload API)");
+                 "$HTTPS_PROXY; $NO_PROXY still applies; never used for the Workload API)")
+      ->type_name("URL");
   cmd.add_flag("--no-proxy", raw.no_proxy,
                "Connect to the AWS endpoint directly, ignoring "
                "$HTTPS_PROXY");
@@ -161,8 +184,10 @@ void add_shared(CLI::App& cmd, Raw& raw) {
 void add_file(CLI::App& cmd, Raw& raw) {
   cmd.add_option("--aws-credentials-path", raw.credentials_path,
                  "The AWS credentials file to write")
+      ->type_name("FILE")
       ->required();
-  cmd.add_option("--profile", raw.profile, "The profile to write in it (default 'default')");
+  cmd.add_option("--profile", raw.profile, "The profile to write in it (default 'default')")
+      ->type_name("NAME");
   cmd.add_flag("--force", raw.force,
                "Overwrite the file if it can't be parsed (other profiles in it are lost)");
   cmd.add_flag("--replace", raw.replace,
@@ -176,6 +201,7 @@ void add_serve(CLI::App& cmd, Raw& raw) {
              "Listen on ADDR:PORT (an IP literal, [v6]:port; repeatable; default 127.0.0.1:{0} "
              "and [::1]:{0}; port 0: any free port)",
              kDefaultServePort))
+      ->type_name("ADDR:PORT")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
       ->allow_extra_args(false);
   cmd.add_flag("--allow-remote", raw.allow_remote,
@@ -183,13 +209,15 @@ void add_serve(CLI::App& cmd, Raw& raw) {
   cmd.add_option(
          "--token-file", raw.token_file,
          "Where to write the bearer token SDKs send (0600; AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE)")
+      ->type_name("FILE")
       ->required();
   cmd.add_flag("--listen-before-ready", raw.listen_before_ready,
                "Listen at once, answering 503 until the first credentials arrive");
   cmd.add_flag("--imdsv1", raw.imdsv1,
                "IMDS routes: also answer GETs without a session token (IMDSv1)");
   cmd.add_option("--hop-limit", raw.hop_limit,
-                 "IP TTL / hop limit of answers, 1..255 (default 1, as IMDS)");
+                 "IP TTL / hop limit of answers, 1..255 (default 1, as IMDS)")
+      ->type_name("N");
 }
 
 // ADDR:PORT with ADDR an IPv4 literal or a bracketed IPv6 literal; port 0..65535.
@@ -466,7 +494,7 @@ Result<Plan> validate(const Raw& raw, const Getenv& getenv, const CommandRow& ro
     o.output = std::move(*server);
   }
   if (!raw.health_addr.empty()) {
-    auto health = parse_bind(raw.health_addr, false);
+    auto health = parse_bind(raw.health_addr, /*allow_remote=*/true);
     if (!health) {
       Error e = health.error();
       e.message.replace(0, std::string_view("--bind").size(), "--health-addr");
@@ -549,18 +577,24 @@ bool valid_role_session_name(std::string_view name) {
          });
 }
 
-CliOutcome parse_cli(const std::vector<std::string>& args, const Getenv& getenv) {
-  CLI::App app{"Turns a SPIFFE identity (X.509-SVID or JWT-SVID) into AWS credentials.", kProgram};
-  app.set_version_flag("--version", std::string(kProgram) + " " AWH_VERSION);
+namespace {
+
+constexpr char kHelpCommand[] = "help";
+constexpr char kCompletionCommand[] = "completion";
+constexpr char kManCommand[] = "man";
+
+// The whole command line: the exchange commands of kCommands, and `help`, `completion` and the
+// hidden `man` (which print text generated from this very definition).
+void define_cli(CLI::App& app, Raw& raw, std::string& shell, std::string& help_topic) {
+  app.set_version_flag("-v,--version", version_text(), "Print the version and build details");
   app.require_subcommand(1, 1);
   app.footer(
       "Logging flags (--debug, --log-level, --log-format) may also come before the command.");
-  Raw raw;
   for (const auto& row : kCommands) {
     auto* cmd = app.add_subcommand(row.name, row.description);
     // Like the Go tool's flag parser: a repeated flag takes its last value.
     cmd->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
-    cmd->set_version_flag("--version", std::string(kProgram) + " " AWH_VERSION);
+    cmd->set_version_flag("-v,--version", version_text(), "Print the version and build details");
     if (row.exchange == ExchangeKind::jwt) {
       add_jwt(*cmd, raw);
     } else {
@@ -569,22 +603,140 @@ CliOutcome parse_cli(const std::vector<std::string>& args, const Getenv& getenv)
     add_shared(*cmd, raw);
     if (row.output == OutputKind::file) add_file(*cmd, raw);
     if (row.output == OutputKind::server) add_serve(*cmd, raw);
-    if (row.output == OutputKind::file && row.mode == Mode::daemon) {
-      cmd->add_option(
-          "--health-addr", raw.health_addr,
-          "Serve /healthz, /readyz and /metrics on this loopback ADDR:PORT (off by default)");
+    if (row.mode == Mode::daemon) {
+      // No credentials are served there, so any IP may be used: Kubernetes probes and
+      // Prometheus reach a pod on its own IP, never on its loopback.
+      cmd->add_option("--health-addr", raw.health_addr,
+                      "Serve /healthz, /readyz and /metrics, never credentials, on ADDR:PORT "
+                      "(e.g. 0.0.0.0:8081 for Kubernetes probes; off by default)")
+          ->type_name("ADDR:PORT");
     }
     add_common(*cmd, raw);
   }
+  // Handled before parsing (parse_cli): its argument may be a command's name.
+  app.add_subcommand(kHelpCommand, "Show the help of the program, or of a command")
+      ->add_option("COMMAND", help_topic, "The command to show the help of");
+  std::vector<std::string> shells(std::begin(kShells), std::end(kShells));
+  app.add_subcommand(kCompletionCommand,
+                     "Print a shell completion script for bash, zsh or fish (e.g. into "
+                     "/usr/share/bash-completion/completions/aws-spiffe-workload-helper)")
+      ->add_option("SHELL", shell, "The shell: bash, zsh or fish")
+      ->required()
+      ->check(CLI::IsMember(shells));
+  app.add_subcommand(kManCommand, "Print the man page aws-spiffe-workload-helper(1) as roff")
+      ->group("");  // hidden: for packagers
+}
+
+FlagDoc flag_doc(const CLI::Option& opt) {
+  FlagDoc f;
+  if (!opt.get_lnames().empty()) f.name = "--" + opt.get_lnames().front();
+  if (!opt.get_snames().empty()) f.short_name = "-" + opt.get_snames().front();
+  if (f.name.empty()) f.name = f.short_name, f.short_name.clear();
+  f.description = opt.get_description();
+  f.required = opt.get_required();
+  f.repeatable = opt.get_multi_option_policy() == CLI::MultiOptionPolicy::TakeAll;
+  if (opt.get_expected_max() > 0) {
+    // CLI11 spells a value "NAME" or, with a list of choices, "NAME:{a,b}".
+    std::string type = opt.get_type_name();
+    if (const auto brace = type.find(":{"); brace != std::string::npos && type.back() == '}') {
+      const std::string list = type.substr(brace + 2, type.size() - brace - 3);
+      for (std::size_t start = 0; start <= list.size();) {
+        const std::size_t comma = std::min(list.find(',', start), list.size());
+        f.choices.push_back(list.substr(start, comma - start));
+        start = comma + 1;
+      }
+      type.resize(brace);
+    }
+    f.value = type.empty() ? "VALUE" : type;
+  }
+  return f;
+}
+
+std::vector<FlagDoc> flag_docs(const CLI::App& app) {
+  std::vector<FlagDoc> out;
+  for (const CLI::Option* opt : app.get_options()) {
+    if (opt->nonpositional()) out.push_back(flag_doc(*opt));
+  }
+  return out;
+}
+
+}  // namespace
+
+CliDoc describe_cli() {
+  CLI::App app{kSummary, kProgram};
+  Raw raw;
+  std::string shell, topic;
+  define_cli(app, raw, shell, topic);
+  CliDoc doc;
+  doc.program = kProgram;
+  doc.version = AWH_VERSION;
+  doc.summary = "AWS credentials from a SPIFFE identity (X.509-SVID or JWT-SVID)";
+  doc.global_flags = flag_docs(app);
+  // The logging flags are also taken before the command (hoist_logging_flags).
+  const CLI::App* first = app.get_subcommands({}).front();
+  for (const char* name : {"--debug", "--log-level", "--log-format"}) {
+    for (const auto& f : flag_docs(*first)) {
+      if (f.name == name) doc.global_flags.push_back(f);
+    }
+  }
+  for (const CLI::App* sub : app.get_subcommands({})) {
+    CommandDoc c;
+    c.name = sub->get_name();
+    c.description = sub->get_description();
+    c.hidden = sub->get_group().empty();
+    c.flags = flag_docs(*sub);
+    for (const CLI::Option* opt : sub->get_options()) {
+      if (opt->nonpositional()) continue;
+      ArgDoc a;
+      a.name = opt->get_name();
+      a.description = opt->get_description();
+      a.required = opt->get_required();
+      a.choices = flag_doc(*opt).choices;
+      c.args.push_back(std::move(a));
+    }
+    doc.commands.push_back(std::move(c));
+  }
+  return doc;
+}
+
+CliOutcome parse_cli(const std::vector<std::string>& args, const Getenv& getenv) {
+  CLI::App app{kSummary, kProgram};
+  Raw raw;
+  std::string shell, help_topic;
+  define_cli(app, raw, shell, help_topic);
 
   CliOutcome outcome;
   const std::vector<std::string> ordered = hoist_logging_flags(args);
+  const auto find_command = [&](const std::string& name) -> CLI::App* {
+    auto found = app.get_subcommands([&](CLI::App* sub) { return sub->check_name(name); });
+    return found.empty() ? nullptr : found.front();
+  };
   if (!ordered.empty() && !ordered.front().empty() && ordered.front().front() != '-' &&
-      app.get_subcommands([&](CLI::App* sub) { return sub->check_name(ordered.front()); })
-          .empty()) {
+      !find_command(ordered.front())) {
     outcome.exit_code = 2;
     outcome.err = fmt::format("{}: error: unknown command '{}' (see '{} --help')\n", kProgram,
                               ordered.front(), kProgram);
+    return outcome;
+  }
+  // `help [COMMAND]`: the same text as `--help` and `COMMAND --help` (the Go tool's Cobra has it).
+  if (!ordered.empty() && ordered.front() == kHelpCommand) {
+    if (ordered.size() == 1) {
+      outcome.out = app.help();
+      return outcome;
+    }
+    if (ordered[1] == "-h" || ordered[1] == "--help") {
+      outcome.out = find_command(kHelpCommand)->help();
+      return outcome;
+    }
+    const CLI::App* topic = ordered[1].front() == '-' ? nullptr : find_command(ordered[1]);
+    if (!topic || ordered.size() > 2) {
+      outcome.exit_code = 2;
+      outcome.err = fmt::format(
+          "{}: error: help: {} (see '{} --help')\n", kProgram,
+          topic ? "takes one command" : fmt::format("unknown command '{}'", ordered[1]), kProgram);
+      return outcome;
+    }
+    outcome.out = topic->help();
     return outcome;
   }
   std::vector<const char*> argv{kProgram};
@@ -610,6 +762,20 @@ CliOutcome parse_cli(const std::vector<std::string>& args, const Getenv& getenv)
   }
 
   const std::string command_name = app.get_subcommands().front()->get_name();
+  if (command_name == kCompletionCommand) {
+    auto script = completion_script(describe_cli(), shell);
+    if (!script) {  // unreachable: CLI11 checked the name against kShells
+      outcome.exit_code = 2;
+      outcome.err = fmt::format("{}: error: {}\n", kProgram, script.error().message);
+      return outcome;
+    }
+    outcome.out = std::move(*script);
+    return outcome;
+  }
+  if (command_name == kManCommand) {
+    outcome.out = man_page(describe_cli());
+    return outcome;
+  }
   const auto& row = *std::find_if(std::begin(kCommands), std::end(kCommands),
                                   [&](const CommandRow& c) { return command_name == c.name; });
   auto plan = validate(raw, getenv, row);

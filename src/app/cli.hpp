@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "app/docs.hpp"
 #include "app/plan.hpp"
 
 namespace awh::app {
@@ -23,8 +24,14 @@ struct CliOutcome {
 
 using Getenv = std::function<std::optional<std::string>(const char*)>;
 
-// `args` excludes the program name.
+// `args` excludes the program name. Besides the exchange commands: `help [COMMAND]`,
+// `completion bash|zsh|fish` and the hidden `man` print text (exit 0); `-v`/`--version` print
+// version_text().
 CliOutcome parse_cli(const std::vector<std::string>& args, const Getenv& getenv);
+
+// The command line as data, read from the same definition parse_cli() uses (for the man page and
+// the completion scripts).
+CliDoc describe_cli();
 
 // Role session names (IAM): 2..64 characters of [A-Za-z0-9+=,.@_-].
 bool valid_role_session_name(std::string_view name);

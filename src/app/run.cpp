@@ -21,6 +21,7 @@
 #include "spiffe/workload_client.hpp"
 #include "util/log.hpp"
 #include "util/overload.hpp"
+#include "util/sd_notify.hpp"
 #include "util/spawn.hpp"
 
 namespace awh::app {
@@ -106,6 +107,44 @@ std::unique_ptr<engine::Exchanger> make_exchanger(const Plan& plan, net::HttpCli
                     plan.exchange);
 }
 
+// The file daemons' output: the file sink, and READY=1 to the service manager once the first
+// write has succeeded (systemd Type=notify: units ordered after this one start once the file
+// holds credentials).
+class ReadyAfterFirstDelivery final : public engine::Sink {
+ public:
+  ReadyAfterFirstDelivery(std::unique_ptr<engine::Sink> inner, const util::Notifier& notifier)
+      : inner_(std::move(inner)), notifier_(notifier) {}
+  Result<void> prepare() override { return inner_->prepare(); }
+  Result<void> deliver(const creds::Credentials& credentials) override {
+    auto done = inner_->deliver(credentials);
+    if (done && !ready_) {
+      ready_ = true;
+      notifier_.send("READY=1\nSTATUS=credentials written");
+    }
+    return done;
+  }
+  std::string describe() const override { return inner_->describe(); }
+  bool logs_delivery() const override { return inner_->logs_delivery(); }
+
+ private:
+  std::unique_ptr<engine::Sink> inner_;
+  const util::Notifier& notifier_;
+  bool ready_ = false;
+};
+
+// WATCHDOG=1 every half of the manager's interval, from the event loop: it stops when the loop
+// is stuck. No timer at all without WatchdogSec= (idle wake-ups matter).
+void keep_watchdog_fed(boost::asio::steady_timer& timer, const util::Notifier& notifier) {
+  const auto period = notifier.watchdog_period();
+  if (!period) return;
+  timer.expires_after(*period);
+  timer.async_wait([&timer, &notifier](boost::system::error_code ec) {
+    if (ec) return;
+    notifier.send("WATCHDOG=1");
+    keep_watchdog_fed(timer, notifier);
+  });
+}
+
 }  // namespace
 
 int run(const Plan& plan) {
@@ -115,7 +154,12 @@ int run(const Plan& plan) {
 
   // Start-up checks before any network I/O: the outputs (a file we could never write), then the
   // HTTPS client's trust store.
+  // systemd's notification socket (Type=notify), for the daemons only.
+  const util::Notifier notifier = once ? util::Notifier() : util::Notifier::from_environment();
   auto sink = make_sink(plan.output);
+  if (notifier.enabled() && std::holds_alternative<ToFile>(plan.output)) {
+    sink = std::make_unique<ReadyAfterFirstDelivery>(std::move(sink), notifier);
+  }
   if (auto ready = sink->prepare(); !ready) {
     log::error("{}", ready.error().message);
     return 1;
@@ -175,7 +219,9 @@ int run(const Plan& plan) {
       if (const auto* server = std::get_if<ToServer>(&plan.output)) {
         serve.emplace(io.get_executor(), plan.command, *server, plan.timeout,
                       static_cast<engine::MemorySink&>(*sink), engine);
-        if (auto started = serve->start(); !started) {
+        if (auto started =
+                serve->start([&] { notifier.send("READY=1\nSTATUS=serving credentials"); });
+            !started) {
           log::error("{}", started.error().message);
           return 1;
         }
@@ -207,12 +253,15 @@ int run(const Plan& plan) {
           if (signal == SIGHUP) {
             engine.post(engine::event::Sighup{});
           } else {
+            notifier.send("STOPPING=1");
             engine.post(engine::event::Terminate{signal == SIGTERM ? "SIGTERM" : "SIGINT"});
           }
           listen();
         });
       };
       listen();
+      asio::steady_timer watchdog_timer(io);
+      keep_watchdog_fed(watchdog_timer, notifier);
       asio::co_spawn(io, engine.run_daemon(), util::log_failures_or("the daemon", end, failed));
       io.run();
     }

@@ -7,6 +7,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <utility>
 
 #include "util/atomic_file.hpp"
 #include "util/log.hpp"
@@ -59,7 +60,8 @@ ServeDriver::ServeDriver(asio::any_io_executor executor, std::string command,
           }()),
       first_deadline_(executor) {}
 
-Result<void> ServeDriver::start() {
+Result<void> ServeDriver::start(std::function<void()> ready) {
+  ready_ = std::move(ready);
   raise_descriptor_limit();
   AWH_TRY(token, serve::make_token());
   token_ = util::SecretString(std::move(*token));
@@ -84,9 +86,14 @@ Result<void> ServeDriver::start() {
 }
 
 void ServeDriver::credentials_arrived() {
-  if (listening_) return;
   first_deadline_.cancel();
-  if (auto listened = listen(); !listened) engine_.post(engine::event::GiveUp{listened.error()});
+  if (!listening_) {
+    if (auto listened = listen(); !listened) {
+      engine_.post(engine::event::GiveUp{listened.error()});
+      return;
+    }
+  }
+  if (ready_) std::exchange(ready_, nullptr)();
 }
 
 Result<void> ServeDriver::listen() {

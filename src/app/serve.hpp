@@ -30,7 +30,8 @@ class ServeDriver {
 
   // Before the engine runs: the token file, the start-up deadline, and with
   // --listen-before-ready the listener. Errors: the token can't be made or written; a bind.
-  Result<void> start();
+  // `ready` runs once, when the first credentials are in memory and the listener is open.
+  Result<void> start(std::function<void()> ready = {});
 
   // The engine has stopped: stop accepting, let the requests in flight finish, then `done`.
   void stop(std::function<void()> done);
@@ -50,6 +51,7 @@ class ServeDriver {
   serve::Server server_;
   boost::asio::steady_timer first_deadline_;
   bool listening_ = false;
+  std::function<void()> ready_;
 };
 
 }  // namespace awh::app

@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <map>
 
 #include "app/cli.hpp"
@@ -138,6 +139,101 @@ TEST_CASE("help and version print to stdout and exit 0") {
   CHECK(version.exit_code == 0);
   CHECK(version.out.find(AWH_VERSION) != std::string::npos);
   CHECK(parse({"x509-credential-process", "--version"}).out.find(AWH_VERSION) != std::string::npos);
+}
+
+TEST_CASE("-v and --version: the version, the revision, the gRPC and OpenSSL versions") {
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"-v"}, {"--version"}, {"x509-serve", "-v"}}) {
+    const auto v = parse(args);
+    CHECK(v.exit_code == 0);
+    CHECK(v.err.empty());
+    CHECK(v.out.rfind(std::string("aws-spiffe-workload-helper ") + AWH_VERSION + "\n", 0) == 0);
+    CHECK(v.out.find("\nrevision: ") != std::string::npos);
+    CHECK(v.out.find("built with: gRPC 1.") != std::string::npos);
+    CHECK(v.out.find(", OpenSSL 3.") != std::string::npos);
+  }
+}
+
+TEST_CASE("help [command] is --help and <command> --help") {
+  CHECK(parse({"help"}).out == parse({"--help"}).out);
+  CHECK(parse({"help"}).exit_code == 0);
+  const auto serve = parse({"help", "x509-serve"});
+  CHECK(serve.exit_code == 0);
+  CHECK(serve.out == parse({"x509-serve", "--help"}).out);
+  CHECK(serve.out.find("--token-file") != std::string::npos);
+  check_usage_error(parse({"help", "no-such-command"}), "no-such-command");
+  check_usage_error(parse({"help", "x509-serve", "jwt-serve"}), "one command");
+}
+
+TEST_CASE("completion and man print generated text; a shell we don't know is a usage error") {
+  for (const char* shell : {"bash", "zsh", "fish"}) {
+    const auto c = parse({"completion", shell});
+    CHECK(c.exit_code == 0);
+    CHECK(c.out.find("x509-credential-file-oneshot") != std::string::npos);
+    CHECK(c.out.find("token-file") != std::string::npos);
+    CHECK(c.out.find("health-addr") != std::string::npos);
+  }
+  check_usage_error(parse({"completion", "ksh"}), "ksh");
+  check_usage_error(parse({"completion"}), "SHELL");
+  const auto man = parse({"man"});
+  CHECK(man.exit_code == 0);
+  CHECK(man.out.find(".TH AWS\\-SPIFFE\\-WORKLOAD\\-HELPER 1") != std::string::npos);
+  // Hidden: not offered in the help or the completions.
+  CHECK(parse({"--help"}).out.find("  man ") == std::string::npos);
+  CHECK(parse({"completion", "bash"}).out.find(" man ") == std::string::npos);
+}
+
+TEST_CASE("--health-addr: the daemons' probe listener may face the pod network") {
+  const std::vector<std::string> serve{
+      "x509-serve", "--trust-anchor-arn",  kTa,         "--profile-arn", kProfile, "--role-arn",
+      kRole,        "--workload-api-addr", "unix:///s", "--token-file",  "/t"};
+  auto with = [&](std::vector<std::string> args, const std::string& addr) {
+    args.insert(args.end(), {"--health-addr", addr});
+    return parse(args);
+  };
+  const auto o = with(serve, "0.0.0.0:8081");
+  REQUIRE_MESSAGE(o.plan.has_value(), o.err);
+  REQUIRE(o.plan->health.has_value());
+  CHECK(o.plan->health->ip == "0.0.0.0");
+  CHECK(o.plan->health->port == 8081u);
+  check_usage_error(with(serve, "localhost:8081"), "--health-addr");
+  check_usage_error(with(base(), "127.0.0.1:8081"), "--health-addr");  // not a daemon
+}
+
+TEST_CASE("describe_cli reads every command and flag from the definition parse_cli uses") {
+  const auto doc = app::describe_cli();
+  CHECK(doc.program == "aws-spiffe-workload-helper");
+  const auto command = [&](const std::string& name) -> const app::CommandDoc& {
+    const auto it = std::find_if(doc.commands.begin(), doc.commands.end(),
+                                 [&](const app::CommandDoc& c) { return c.name == name; });
+    REQUIRE(it != doc.commands.end());
+    return *it;
+  };
+  const auto flag = [](const app::CommandDoc& c, const std::string& name) -> const app::FlagDoc& {
+    const auto it = std::find_if(c.flags.begin(), c.flags.end(),
+                                 [&](const app::FlagDoc& f) { return f.name == name; });
+    REQUIRE_MESSAGE(it != c.flags.end(), name);
+    return *it;
+  };
+  const auto& serve = command("x509-serve");
+  CHECK(flag(serve, "--token-file").required);
+  CHECK(flag(serve, "--token-file").file_value());
+  CHECK(flag(serve, "--bind").repeatable);
+  CHECK(flag(serve, "--bind").value == "ADDR:PORT");
+  CHECK(flag(serve, "--allow-remote").value.empty());
+  CHECK(flag(serve, "--log-level").choices ==
+        std::vector<std::string>{"debug", "info", "warn", "error"});
+  CHECK(flag(serve, "--version").short_name == "-v");
+  CHECK(flag(command("x509-credential-file"), "--health-addr").value == "ADDR:PORT");
+  CHECK(flag(command("jwt-serve"), "--health-addr").value == "ADDR:PORT");
+  CHECK(command("man").hidden);
+  CHECK(command("completion").args.at(0).choices ==
+        std::vector<std::string>{"bash", "zsh", "fish"});
+  // Every flag --help lists for a command is in its description, and the other way round.
+  for (const auto& c : doc.commands) {
+    const std::string help = parse({c.name, "--help"}).out;
+    for (const auto& f : c.flags) CHECK_MESSAGE(help.find(f.name) != std::string::npos, f.name);
+  }
 }
 
 TEST_CASE("bad input is a one-line usage error naming what is wrong") {
