@@ -19,6 +19,7 @@
 
 #include <algorithm>
 
+#include "net/http_parse.hpp"
 #include "util/secret.hpp"
 #include "util/text.hpp"
 
@@ -74,33 +75,12 @@ asio::awaitable<Result<HttpResponse>> exchange_over(Stream& stream, HttpRequest 
   }
 
   beast::flat_buffer buffer;
-  http::response_parser<http::string_body> parser;
+  ResponseParser parser;
   parser.body_limit(max_body_bytes);
   if (auto [ec, n] = co_await http::async_read(stream, buffer, parser, kUseTuple); ec) {
-    if (ec == http::error::body_limit) {
-      co_return make_error(errc::protocol,
-                           fmt::format("response body exceeds {} bytes", max_body_bytes));
-    }
-    // Beast's parse errors (bad status line, bad chunk, ...) mean the peer is not speaking HTTP
-    // as we need it; a connection that ends early (end_of_stream: before any byte,
-    // partial_message: mid-headers or mid-body) is a network failure, worth a retry.
-    const bool parse_error =
-        ec.category() == http::make_error_code(http::error::end_of_stream).category() &&
-        ec != http::error::end_of_stream && ec != http::error::partial_message;
-    if (parse_error) {
-      co_return make_error(errc::protocol,
-                           fmt::format("malformed HTTP response: {}", ec.message()));
-    }
-    co_return step_error("reading the response", ec);
+    co_return response_read_error(ec, max_body_bytes);
   }
-  auto& res = parser.get();
-  HttpResponse out;
-  out.status = res.result_int();
-  for (const auto& field : res) {
-    out.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
-  }
-  out.body = std::move(res.body());
-  co_return out;
+  co_return take_response(parser);
 }
 
 void shut_down(TcpStream& stream) {

@@ -46,6 +46,7 @@ Result<Url> parse_url(std::string_view text) {
   std::string_view path = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash);
   if (authority.find('@') != std::string_view::npos) return bad("no user-info allowed");
   std::string_view port;
+  bool port_given = false;  // a ':' after the host, even with nothing after it
   const bool bracketed = !authority.empty() && authority.front() == '[';
   if (bracketed) {
     const auto close = authority.find(']');
@@ -55,11 +56,15 @@ Result<Url> parse_url(std::string_view text) {
     if (!after.empty()) {
       if (after.front() != ':') return bad("unexpected text after the IPv6 address");
       port = after.substr(1);
+      port_given = true;
     }
   } else {
     const auto colon = authority.rfind(':');
     url.host = std::string(authority.substr(0, colon));
-    if (colon != std::string_view::npos) port = authority.substr(colon + 1);
+    if (colon != std::string_view::npos) {
+      port = authority.substr(colon + 1);
+      port_given = true;
+    }
   }
   if (url.host.empty()) return bad("no host");
   if (bracketed) {
@@ -77,7 +82,8 @@ Result<Url> parse_url(std::string_view text) {
         "http:// is allowed only for loopback hosts (localhost, 127.0.0.0/8, ::1); the "
         "credentials would otherwise cross the network in clear text");
   }
-  if (!port.empty() || authority.find(':') != std::string_view::npos) {
+  // The colons inside [IPv6] don't count: "https://[::1]/" has no port (found by fuzz_url).
+  if (port_given) {
     if (!util::parse_port(port)) {
       return bad("invalid port");
     }

@@ -21,6 +21,7 @@
 #include <set>
 #include <string>
 
+#include "serve/request.hpp"
 #include "util/log.hpp"
 #include "util/secret.hpp"
 #include "util/spawn.hpp"
@@ -142,17 +143,7 @@ asio::awaitable<void> session(std::shared_ptr<Server::State> state, tcp::socket 
       break;
     }
     const auto& req = parser.get();
-    Request request;
-    request.method = req.method_string();
-    request.target = req.target();
-    if (auto it = req.find(http::field::authorization); it != req.end())
-      request.authorization = it->value();
-    if (auto it = req.find("X-aws-ec2-metadata-token"); it != req.end())
-      request.imds_token = it->value();
-    if (auto it = req.find("X-aws-ec2-metadata-token-ttl-seconds"); it != req.end())
-      request.imds_ttl = it->value();
-    request.forwarded = req.find("X-Forwarded-For") != req.end();
-    Reply reply = state->handler(request);
+    Reply reply = state->handler(request_view(req));
     if (reply.status == 401) state->rejected("missing or wrong bearer token (401)");
     const bool keep_alive = req.keep_alive() && !state->stopping;
     bool ok = false;

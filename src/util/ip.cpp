@@ -5,7 +5,11 @@
 namespace awh::util {
 
 std::optional<IpLiteral> parse_ip(std::string_view text) {
-  if (text.empty() || text.find('%') != std::string_view::npos) return std::nullopt;
+  // Only the characters of an IPv4 or IPv6 literal (no zone, no NUL): make_address reads a C
+  // string, so "::1\0junk" would otherwise pass as ::1 and the junk travel on (found by
+  // fuzz_address).
+  if (text.empty() || text.find_first_not_of("0123456789abcdefABCDEF:.") != std::string_view::npos)
+    return std::nullopt;
   boost::system::error_code ec;
   const auto address = boost::asio::ip::make_address(std::string(text), ec);
   if (ec) return std::nullopt;

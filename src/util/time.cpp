@@ -68,8 +68,17 @@ Result<std::chrono::system_clock::time_point> parse_rfc3339(std::string_view s) 
     return bad();
   }
   if (pos != s.size()) return bad();
-  const auto t = sys_days(date) + hours(h) + minutes(mi) + seconds(sec) + fraction - offset;
-  return time_point_cast<system_clock::duration>(t);
+  // In whole seconds first: system_clock counts nanoseconds here, so it spans only the years
+  // 1677..2262; a time outside that is refused, not overflowed (found by fuzz_time).
+  const sys_seconds whole = sys_days(date) + hours(h) + minutes(mi) + seconds(sec) - offset;
+  constexpr auto kMax = duration_cast<seconds>(system_clock::duration::max()) - seconds(1);
+  constexpr auto kMin = duration_cast<seconds>(system_clock::duration::min()) + seconds(1);
+  if (whole.time_since_epoch() > kMax || whole.time_since_epoch() < kMin) {
+    return make_error(errc::invalid_input,
+                      fmt::format("'{}' is out of the supported range of times", s));
+  }
+  return time_point_cast<system_clock::duration>(whole) +
+         duration_cast<system_clock::duration>(fraction);
 }
 
 std::string format_rfc3339(std::chrono::system_clock::time_point t) {

@@ -6,7 +6,9 @@
 //                     [--lifetime SECONDS] [--jwt-token TOKEN]
 //
 // Writes the root CA (PEM) to FILE, prints READY on stdout once listening, and exits 0 on
-// SIGTERM or SIGINT. Usage errors exit 2, runtime failures 1. Diagnostics go to stderr.
+// SIGTERM or SIGINT. SIGUSR1 rotates: every SVID is issued again (new key, new serial, same
+// PKI) and pushed to the open streams. Usage errors exit 2, runtime failures 1. Diagnostics go to
+// stderr.
 
 #include <fmt/core.h>
 #include <signal.h>
@@ -136,25 +138,28 @@ void write_file(const std::string& path, const std::string& content) {
   if (!out) throw std::runtime_error(fmt::format("cannot write {}", path));
 }
 
-int run(const Options& opt, const sigset_t& stop_signals) {
+int run(const Options& opt, const sigset_t& signals) {
   TestPki pki(trust_domain_of(opt.spiffe_id));
   write_file(opt.trust_anchor_out, pki.root_pem());
 
   // One SVID: the given ID and hint. N SVIDs: <ID>, <ID>-2, ..., hints h1..hN.
-  std::vector<FakeSvid> svids;
-  for (int n = 1; n <= opt.svids; ++n) {
-    const std::string id = n == 1 ? opt.spiffe_id : fmt::format("{}-{}", opt.spiffe_id, n);
-    const IssuedSvid issued =
-        pki.issue(id, opt.key, opt.intermediate, std::chrono::seconds(opt.lifetime_seconds));
-    const std::string hint = opt.svids == 1 ? opt.hint : fmt::format("h{}", n);
-    svids.push_back(
-        FakeSvid{issued.spiffe_id, issued.chain_der, issued.key_pkcs8_der, pki.root_der(), hint});
-    fmt::print(stderr, "fake-workload-api: SVID {} (hint '{}', serial {})\n", id, hint,
-               issued.serial_decimal);
-  }
+  auto issue_all = [&] {
+    std::vector<FakeSvid> svids;
+    for (int n = 1; n <= opt.svids; ++n) {
+      const std::string id = n == 1 ? opt.spiffe_id : fmt::format("{}-{}", opt.spiffe_id, n);
+      const IssuedSvid issued =
+          pki.issue(id, opt.key, opt.intermediate, std::chrono::seconds(opt.lifetime_seconds));
+      const std::string hint = opt.svids == 1 ? opt.hint : fmt::format("h{}", n);
+      svids.push_back(
+          FakeSvid{issued.spiffe_id, issued.chain_der, issued.key_pkcs8_der, pki.root_der(), hint});
+      fmt::print(stderr, "fake-workload-api: SVID {} (hint '{}', serial {})\n", id, hint,
+                 issued.serial_decimal);
+    }
+    return svids;
+  };
 
   FakeWorkloadApi api(opt.socket);
-  api.set_svids(std::move(svids));
+  api.set_svids(issue_all());
   if (!opt.jwt_token.empty()) {
     api.set_jwt_svids({FakeJwtSvid{opt.spiffe_id, opt.jwt_token, opt.hint}});
   }
@@ -163,8 +168,11 @@ int run(const Options& opt, const sigset_t& stop_signals) {
   std::fflush(stdout);
 
   int signal_number = 0;
-  if (sigwait(&stop_signals, &signal_number) != 0) {
-    throw std::runtime_error("sigwait failed");
+  for (;;) {
+    if (sigwait(&signals, &signal_number) != 0) throw std::runtime_error("sigwait failed");
+    if (signal_number != SIGUSR1) break;
+    fmt::print(stderr, "fake-workload-api: SIGUSR1, rotating\n");
+    api.set_svids(issue_all());
   }
   fmt::print(stderr, "fake-workload-api: signal {}, shutting down\n", signal_number);
   api.shutdown();
@@ -174,13 +182,14 @@ int run(const Options& opt, const sigset_t& stop_signals) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // Block the stop signals before gRPC starts any thread (threads inherit the mask), then
-  // receive them synchronously with sigwait: no handler, nothing async-signal-unsafe.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  if (pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr) != 0) {
+  // Block the stop and rotate signals before gRPC starts any thread (threads inherit the mask),
+  // then receive them synchronously with sigwait: no handler, nothing async-signal-unsafe.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGUSR1);
+  if (pthread_sigmask(SIG_BLOCK, &signals, nullptr) != 0) {
     std::fputs("fake-workload-api: pthread_sigmask failed\n", stderr);
     return kExitFailure;
   }
@@ -193,7 +202,7 @@ int main(int argc, char** argv) {
     return kExitUsage;
   }
   try {
-    return run(opt, stop_signals);
+    return run(opt, signals);
   } catch (const UsageError& e) {
     fmt::print(stderr, "fake-workload-api: {}\n", e.message);
     return kExitUsage;

@@ -43,6 +43,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 MAX_BODY = 64 * 1024          # request bodies above this get 400 (they are ~60 bytes)
 MAX_CHAIN = 5                 # X-Amz-X509-Chain holds at most 5 intermediates
 HUGE_PADDING = 8 * 1024 * 1024
+HANG_SECONDS = 120            # an injected "hang" holds the request this long (or until stop)
+FAULT_WORDS = ("hang", "close", "malformed")  # --fail / control faults besides HTTP statuses
 SERVICE = "rolesanywhere"
 
 # SigV4-X509 algorithm name -> the leaf key type it requires.
@@ -498,6 +500,7 @@ class StandInServer(http.server.ThreadingHTTPServer):
             return
         with self.lock:
             self.record_file.write(json.dumps(entry) + "\n")
+            self.record_file.flush()  # readers (scripts/soak) look up what was issued
             self.record_file.flush()
 
 
@@ -603,6 +606,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
 
         code = srv.next_failure()
+        if code == "hang":  # a peer that accepts the request and never answers
+            srv.record(self._record_entry(info, True, None, 0, None))
+            log("injected fault: holding the request open")
+            srv.stopping.wait(HANG_SECONDS)
+            self.close_connection = True
+            return
+        if code == "close":  # a peer that closes the connection without an answer
+            srv.record(self._record_entry(info, True, None, 0, None))
+            log("injected fault: closing the connection without an answer")
+            self.close_connection = True
+            return
+        if code == "malformed":  # a 201 whose JSON is cut short
+            self._finish(info, True, None, 201, b'{"credentialSet": [', None, None)
+            return
         if code is not None:  # --fail: injected failures for the first valid requests
             if code == 429:
                 error_type, message = "ThrottlingException", "Rate exceeded"
@@ -729,23 +746,40 @@ def parse_args(argv=None):
     p.add_argument("--lifetime", type=int, default=None,
                    help="credential lifetime in seconds (default: the requested duration)")
     p.add_argument("--max-skew", type=int, default=300)
-    p.add_argument("--fail", default="", help="comma list of statuses for the first valid requests")
+    p.add_argument("--fail", default="",
+                   help="comma list of faults for the first valid requests: an HTTP status "
+                   "(400..599), 'hang' (no answer), 'close' (closed without an answer) or "
+                   "'malformed' (a 201 with truncated JSON)")
     p.add_argument("--mode", default="ok",
                    choices=["ok", "deny", "malformed", "hang", "missing-fields", "huge"])
     p.add_argument("--record", help="append one JSON line per request to this file")
     p.add_argument("--log", help="write the log to this file instead of stderr")
     p.add_argument("--control", help="on SIGUSR1, read commands from this file: "
-                   "'fail <status>,<status>...' makes the next valid requests fail")
+                   "'fail <fault>,<fault>...' makes the next valid requests fail (faults as "
+                   "for --fail); 'anchors <pem file>' replaces the trust anchors")
     args = p.parse_args(argv)
     if not args.plain_http and not args.tls_dir:
         p.error("--tls-dir is required unless --plain-http")
     try:
-        args.fail = [int(c) for c in args.fail.split(",") if c.strip()]
-    except ValueError:
-        p.error(f"--fail: not a list of status codes: {args.fail}")
-    if any(not 400 <= c <= 599 for c in args.fail):
-        p.error("--fail: statuses must be 400..599")
+        args.fail = parse_faults(args.fail)
+    except ValueError as e:
+        p.error(f"--fail: {e}")
     return args
+
+
+def parse_faults(text: str) -> list:
+    """'503,hang,429' -> [503, 'hang', 429]; ValueError naming a bad item."""
+    faults = []
+    for item in (c.strip() for c in text.split(",")):
+        if not item:
+            continue
+        if item in FAULT_WORDS:
+            faults.append(item)
+        elif item.isdigit() and 400 <= int(item) <= 599:
+            faults.append(int(item))
+        else:
+            raise ValueError(f"not a status 400..599 or one of {', '.join(FAULT_WORDS)}: {item!r}")
+    return faults
 
 
 def apply_control(server, path: str) -> None:
@@ -760,10 +794,22 @@ def apply_control(server, path: str) -> None:
     for line in lines:
         words = line.split()
         if len(words) == 2 and words[0] == "fail":
-            codes = [int(c) for c in words[1].split(",") if c]
+            try:
+                codes = parse_faults(words[1])
+            except ValueError as e:
+                log(f"control: {e}")
+                continue
             with server.lock:
                 server.fail_codes.extend(codes)
             log(f"control: failing the next {len(codes)} request(s) with {codes}")
+        elif len(words) == 2 and words[0] == "anchors":
+            try:
+                anchors = load_pem_certs(words[1])
+            except (OSError, ValueError) as e:
+                log(f"control: cannot load trust anchors: {e}")
+                continue
+            server.config.trust_anchors = anchors
+            log(f"control: {len(anchors)} trust anchor(s) from {words[1]}")
         elif words:
             log(f"control: unknown command {line!r}")
 

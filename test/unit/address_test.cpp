@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <string>
+
 #include "spiffe/address.hpp"
 
 using namespace awh;
@@ -27,4 +29,15 @@ TEST_CASE("bad Workload API addresses name the source and the problem") {
     REQUIRE_FALSE(r.has_value());
     CHECK(r.error().message.find("SPIFFE_ENDPOINT_SOCKET") != std::string::npos);
   }
+}
+
+TEST_CASE("an IP with a NUL or other bytes after it is not an IP (found by fuzz_address)") {
+  using namespace std::string_literals;
+  for (const std::string& a : {"tcp://::852\0junk+[]:4"s, "tcp://[::1\0x]:8081"s,
+                               "tcp://127.0.0.1\0:8081"s, "tcp://[::1%lo]:8081"s}) {
+    CAPTURE(a);
+    CHECK_FALSE(spiffe::workload_api_target(a, "x").has_value());
+  }
+  CHECK(*spiffe::workload_api_target("tcp://[::ffff:10.0.0.1]:1", "x") ==
+        "ipv6:[::ffff:10.0.0.1]:1");
 }

@@ -33,3 +33,16 @@ TEST_CASE("RFC 3339 times as AWS sends them") {
     CHECK(r.error().message.find("is not an RFC 3339 time") != std::string::npos);
   }
 }
+
+TEST_CASE("times system_clock can't hold are refused, not overflowed (found by fuzz_time)") {
+  // libstdc++'s system_clock counts nanoseconds in 64 bits: 1677-09-21 .. 2262-04-11.
+  for (const char* far : {"9999-12-31T23:59:59.999Z", "2300-01-01T00:00:00Z",
+                          "0000-01-01T00:00:00+00:01", "1600-01-01T00:00:00Z"}) {
+    CAPTURE(far);
+    auto r = parse_rfc3339(far);
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().message.find("out of the supported range") != std::string::npos);
+  }
+  CHECK(format_rfc3339(at("2262-04-11T00:00:00Z")) == "2262-04-11T00:00:00Z");
+  CHECK(format_rfc3339(at("1677-09-22T00:00:00Z")) == "1677-09-22T00:00:00Z");
+}

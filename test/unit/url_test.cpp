@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <string>
+
 #include "net/url.hpp"
 
 using namespace awh;
@@ -29,6 +31,24 @@ TEST_CASE("endpoint URLs") {
   CHECK(net::parse_url("http://[::1]:8080").has_value());
   CHECK(net::parse_url("http://127.0.0.2").has_value());
   CHECK(net::parse_url("https://h/a-b/c_d.e~f")->base_path == "/a-b/c_d.e~f");
+}
+
+TEST_CASE("an IPv6 host without a port takes the scheme's default (found by fuzz_url)") {
+  const auto a = net::parse_url("https://[::18]/a/b");
+  REQUIRE(a.has_value());
+  CHECK(a->host == "::18");
+  CHECK(a->port == "443");
+  CHECK(a->default_port);
+  CHECK(a->base_path == "/a/b");
+  CHECK(a->host_header() == "[::18]");
+  const auto b = net::parse_url("http://[::1]");
+  REQUIRE(b.has_value());
+  CHECK(b->port == "80");
+  CHECK_FALSE(net::parse_url("https://[::1]:").has_value());
+  // Not loopback, whatever inet_pton would read up to the NUL.
+  using namespace std::string_literals;
+  CHECK_FALSE(net::parse_url("http://[::1\0.example.com]"s).has_value());
+  CHECK_FALSE(net::parse_url("https://h:").has_value());
 }
 
 TEST_CASE("bad endpoint URLs are refused") {
