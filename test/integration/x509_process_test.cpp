@@ -2,6 +2,8 @@
 // Workload API and the Python Roles Anywhere stand-in, which verifies every request on its own.
 #include <doctest/doctest.h>
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <optional>
 
@@ -273,6 +275,19 @@ TEST_CASE("TLS: an untrusted server certificate fails; the CA bundle can come fr
   SUBCASE("an unreadable CA bundle is a clear error") {
     set_flag(a, "--ca-bundle", f.dir.file("no-such.pem"));
     check_failure(run(a), "cannot load CA bundle");
+  }
+  SUBCASE("a FIFO or a device as CA bundle is refused, not read") {
+    const std::string fifo = f.dir.file("fifo.pem");
+    REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);
+    set_flag(a, "--ca-bundle", fifo);
+    auto r = run(a, {}, seconds(10));
+    check_failure(r, "is a FIFO, not a regular file");
+    CHECK(r.elapsed < seconds(5));
+    set_flag(a, "--ca-bundle", "/dev/zero");
+    r = run(a, {}, seconds(10));
+    check_failure(r, "is a character device, not a regular file");
+    CHECK(r.elapsed < seconds(5));
+    CHECK(standin.records().empty());
   }
 }
 
