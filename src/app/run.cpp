@@ -138,6 +138,7 @@ int run(const Plan& plan) {
     engine::SystemRandom random;
     engine::Settings settings;
     settings.timeout = plan.timeout;
+    if (once) settings.min_lifetime = std::chrono::seconds(60);
     if (std::holds_alternative<ToFile>(plan.output)) settings.keeper = "the file";
     if (std::holds_alternative<ToServer>(plan.output)) settings.keeper = "the in-memory store";
     engine::Engine engine(io.get_executor(), *source, *exchanger, {sink.get()}, clock, random,

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <optional>
 
 #include <boost/json/serialize.hpp>
@@ -247,6 +248,42 @@ TEST_CASE("Roles Anywhere failures give a clear error, a non-zero exit and an em
     CHECK(r.exit_code == 0);
     CHECK(standin.records().size() == 1);
   }
+}
+
+TEST_CASE("an unusable Expiration is an error before any output, in every mode") {
+  Fixture f;
+  f.serve();
+  const std::string path = f.dir.file("credentials");
+  for (const auto& [extra, needle] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{"--lifetime", "-10"}, "is already past"},
+           {{"--lifetime", "30"}, "less than 60 s from now"},
+           {{"--expiration", "tomorrow"}, "'tomorrow' is not an RFC 3339 time"}}) {
+    CAPTURE(needle);
+    StandIn standin(f.pki.root_pem(), {extra});
+    check_failure(run(f.args(standin)), needle);
+    check_failure(
+        run(f.args(standin, {"--aws-credentials-path", path}, "x509-credential-file-oneshot")),
+        needle);
+    CHECK_FALSE(std::filesystem::exists(path));
+    CHECK(standin.records().size() == 2);
+  }
+  // The daemon may use short-lived credentials, but never expired ones.
+  StandIn past(f.pki.root_pem(), {{"--lifetime", "-10"}});
+  const std::string log = f.dir.file("daemon.log");
+  Child daemon(f.args(past, {"--aws-credentials-path", path}, "x509-credential-file"), {}, log);
+  REQUIRE(eventually([&] { return read_file(log).find("already past") != std::string::npos; },
+                     seconds(15)));
+  CHECK_FALSE(std::filesystem::exists(path));
+}
+
+TEST_CASE("an SVID whose leaf has expired is refused before signing") {
+  Fixture f;
+  auto issued = f.pki.issue("spiffe://example.org/workload", KeyKind::p256, true, seconds(-30));
+  f.agent.set_svids(
+      {{issued.spiffe_id, issued.chain_der, issued.key_pkcs8_der, f.pki.root_der(), ""}});
+  StandIn standin(f.pki.root_pem());
+  check_failure(run(f.args(standin)), "expired at");
+  CHECK(standin.records().empty());  // never signed, never sent
 }
 
 TEST_CASE("TLS: an untrusted server certificate fails; the CA bundle can come from AWS_CA_BUNDLE") {
