@@ -64,6 +64,8 @@ struct Raw {
   std::string log_level = "info";
   std::string log_format = "text";
   bool debug = false;
+  bool allow_core_dumps = false;
+  bool allow_grpc_trace = false;
   std::string audience;
   std::string credentials_path;
   std::string profile = "default";
@@ -98,6 +100,11 @@ void add_common(CLI::App& cmd, Raw& raw) {
   cmd.add_option("--log-format", raw.log_format,
                  "Log format on stderr: text or json (default text)")
       ->check(CLI::IsMember({"text", "json"}));
+  cmd.add_flag("--allow-core-dumps", raw.allow_core_dumps,
+               "Debugging: allow core dumps (they would hold the credentials and the SVID key)");
+  cmd.add_flag("--allow-grpc-trace", raw.allow_grpc_trace,
+               "Debugging: keep GRPC_TRACE and GRPC_VERBOSITY (gRPC's transport trace can print "
+               "the SVID key)");
 }
 
 void add_x509(CLI::App& cmd, Raw& raw) {
@@ -358,6 +365,8 @@ Result<Plan> validate(const Raw& raw, const Getenv& getenv, const CommandRow& ro
                 : raw.log_level == "error" ? log::Level::error
                                            : log::Level::info;
   o.log_format = raw.log_format == "json" ? log::Format::json : log::Format::text;
+  o.allow_core_dumps = raw.allow_core_dumps;
+  o.allow_grpc_trace = raw.allow_grpc_trace;
   if (auto exchange =
           row.exchange == ExchangeKind::jwt ? validate_jwt(raw, o) : validate_x509(raw, o);
       !exchange) {

@@ -75,6 +75,9 @@ struct Plan {
   // The file daemons' --health-addr: /healthz, /readyz and /metrics on loopback (off unless
   // given; `serve` has them on its own listener).
   std::optional<BindAddress> health;
+  // Debugging aids that expose secrets, off by default (README, "Secrets in memory").
+  bool allow_core_dumps = false;  // --allow-core-dumps: keep the process dumpable
+  bool allow_grpc_trace = false;  // --allow-grpc-trace: keep GRPC_TRACE / GRPC_VERBOSITY
   log::Level log_level = log::Level::info;
   log::Format log_format = log::Format::text;
 };

@@ -3,9 +3,14 @@
 #include <doctest/doctest.h>
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
+#include <map>
+#include <regex>
+
+#include <fmt/format.h>
 #include <optional>
 
 #include <boost/json/serialize.hpp>
@@ -367,6 +372,104 @@ TEST_CASE("secrets never reach stderr, even at debug level") {
     pos = nl == std::string::npos ? json.err.size() : nl + 1;
   }
   CHECK(lines >= 2);
+}
+
+namespace {
+
+// gpr_dump's hex form ("30 81 87 ..."), as gRPC's tcp trace prints the bytes it reads.
+std::string hex_dump(std::string_view bytes) {
+  std::string out;
+  for (unsigned char c : bytes) out += fmt::format("{}{:02x}", out.empty() ? "" : " ", c);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("gRPC's transport trace is off unless --allow-grpc-trace: no key bytes on stderr") {
+  Fixture f;
+  const auto issued = f.serve(KeyKind::p256, true);
+  StandIn standin(f.pki.root_pem());
+  const std::map<std::string, std::string> env{{"GRPC_TRACE", "tcp,http"},
+                                               {"GRPC_VERBOSITY", "DEBUG"}};
+  // The private scalar of the PKCS#8 key, in the trace's hex form.
+  const std::string key_hex = hex_dump(issued.key_pkcs8_der.substr(40, 12));
+  auto r = run(f.args(standin), env);
+  CAPTURE(r.err.substr(0, 2000));
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.err.find(key_hex) == std::string::npos);
+  CHECK(r.err.find(".cc:") == std::string::npos);  // no gRPC log line at all
+  CHECK(r.err.find("GRPC_TRACE is ignored") != std::string::npos);
+
+  // The check can see a trace: with the flag, gRPC traces the transport.
+  auto traced = run(f.args(standin, {"--allow-grpc-trace"}), env);
+  REQUIRE(traced.exit_code == 0);
+  CHECK(traced.err.find(".cc:") != std::string::npos);
+}
+
+TEST_CASE("a broken stdout pipe ends with exit 1 and one line, not SIGPIPE") {
+  Fixture f;
+  f.serve();
+  StandIn standin(f.pki.root_pem());
+  // stdout is a pipe whose reader is gone; Python restores SIGPIPE's default in the child.
+  std::vector<std::string> argv{
+      "python3", "-c",
+      "import os, subprocess, sys\n"
+      "r, w = os.pipe(); os.close(r)\n"
+      "p = subprocess.run(sys.argv[1:], stdout=w, stderr=subprocess.PIPE)\n"
+      "sys.stderr.write(p.stderr.decode())\n"
+      "sys.exit(p.returncode if p.returncode >= 0 else 128 - p.returncode)\n"};
+  for (const auto& a : f.args(standin)) argv.push_back(a);
+  auto r = run(argv);
+  CAPTURE(r.err);
+  CHECK(r.exit_code == 1);
+  CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+  CHECK(r.err.find("cannot write the credentials to stdout: Broken pipe") != std::string::npos);
+}
+
+TEST_CASE("the daemon is not dumpable and has no core limit, unless --allow-core-dumps") {
+  if (geteuid() != 0) {
+    MESSAGE("skipped (not root: the daemon must run as another user to tell dumpable apart)");
+    return;
+  }
+  // A non-dumpable process's /proc/<pid> files belong to root; a dumpable one's to its user.
+  TempDir dir;
+  REQUIRE(chmod(dir.path().c_str(), 0755) == 0);
+  const std::string out = dir.file("out");
+  REQUIRE(mkdir(out.c_str(), 0700) == 0);
+  REQUIRE(chown(out.c_str(), 65534, 65534) == 0);
+  for (bool allow : {false, true}) {
+    CAPTURE(allow);
+    std::vector<std::string> argv{"setpriv",
+                                  "--reuid=65534",
+                                  "--regid=65534",
+                                  "--clear-groups",
+                                  binary_path(),
+                                  "x509-credential-file",
+                                  "--trust-anchor-arn",
+                                  kTrustAnchorArn,
+                                  "--profile-arn",
+                                  kProfileArn,
+                                  "--role-arn",
+                                  kRoleArn,
+                                  "--workload-api-addr",
+                                  "unix://" + dir.file("no-agent.sock"),
+                                  "--aws-credentials-path",
+                                  out + "/credentials"};
+    if (allow) argv.push_back("--allow-core-dumps");
+    const std::string log = dir.file(allow ? "allow.log" : "deny.log");
+    Child daemon(argv, {}, log);
+    REQUIRE(eventually([&] { return read_file(log).find("keeping") != std::string::npos; },
+                       seconds(10)));
+    const std::string proc = "/proc/" + std::to_string(daemon.pid());
+    struct stat st {};
+    REQUIRE(stat((proc + "/status").c_str(), &st) == 0);
+    CHECK(st.st_uid == (allow ? 65534u : 0u));
+    if (!allow) {  // with the flag, the limit is whatever the test runner's was
+      const std::string limits = read_file(proc + "/limits");
+      CHECK(std::regex_search(limits, std::regex("Max core file size +0 +0 ")));
+    }
+    CHECK(daemon.stop() == 0);
+  }
 }
 
 TEST_CASE("bad command lines: exit 2, the flag named, nothing on stdout, no network I/O") {
