@@ -13,6 +13,7 @@
 #include "spiffe/address.hpp"
 #include "util/ip.hpp"
 #include "util/strings.hpp"
+#include "util/text.hpp"
 
 namespace awh::app {
 namespace {
@@ -78,7 +79,61 @@ struct Raw {
   bool imdsv1 = false;
   std::string hop_limit = "1";
   std::string health_addr;
+  std::string min_renew_interval = "5";
 };
+
+// The longest value each flag (and each environment variable standing in for one) may have,
+// checked before anything else reads the value: no later check, message or I/O sees an unbounded
+// input. A flag without a row gets kMaxPath. A new flag joins this table.
+constexpr std::size_t kMaxPath = 4096;  // PATH_MAX
+struct ValueLimit {
+  std::string_view name;
+  std::size_t max;
+};
+constexpr ValueLimit kValueLimits[] = {
+    {"--trust-anchor-arn", 2048},  // IAM: ARNs are at most 2048 characters
+    {"--profile-arn", 2048},
+    {"--role-arn", 2048},
+    {"--region", 64},
+    {"--role-session-name", 64},  // IAM RoleSessionName
+    {"--endpoint", 2048},         // a URL; its host name is limited to 253 by net::parse_url
+    {"--workload-api-addr", kMaxPath},
+    {"SPIFFE_ENDPOINT_SOCKET", kMaxPath},
+    {"--hint", 256},
+    {"--spiffe-id", 2048},  // SPIFFE ID §2.3: at most 2048 bytes
+    {"--audience", 1024},
+    {"--ca-bundle", kMaxPath},
+    {"AWS_CA_BUNDLE", kMaxPath},
+    {"--aws-credentials-path", kMaxPath},
+    {"--token-file", kMaxPath},
+    {"--profile", 256},
+    {"--bind", 64},  // "[v6 address%zone]:port"
+    {"--health-addr", 64},
+    {"--session-duration", 16},
+    {"--timeout", 16},
+    {"--hop-limit", 16},
+    {"--min-renew-interval", 16},
+    {"--log-level", 16},
+    {"--log-format", 16},
+};
+
+std::size_t value_limit(std::string_view name) {
+  for (const auto& row : kValueLimits) {
+    if (row.name == name) return row.max;
+  }
+  return kMaxPath;
+}
+
+Result<void> check_value_length(std::string_view name, std::string_view value) {
+  const std::size_t max = value_limit(name);
+  if (value.size() <= max) return {};
+  return make_error(errc::usage,
+                    fmt::format("{}: the value is {} bytes long; at most {} are allowed", name,
+                                value.size(), max));
+}
+
+// How much of a usage error's text is shown (values are bounded by kValueLimits anyway).
+constexpr std::size_t kMaxErrorText = 1024;
 
 // The local endpoint's default port (no registered meaning; the same for every instance).
 constexpr unsigned kDefaultServePort = 9911;
@@ -398,12 +453,21 @@ Result<Plan> validate(const Raw& raw, const Getenv& getenv, const CommandRow& ro
         fmt::format("--timeout: {} is out of range; it must be 1..3600 seconds", *timeout));
   }
   o.timeout = std::chrono::seconds(*timeout);
+  AWH_TRY(spacing, parse_int("--min-renew-interval", raw.min_renew_interval));
+  if (*spacing > 3600) {
+    return make_error(
+        errc::usage,
+        fmt::format("--min-renew-interval: {} is out of range; it must be 0..3600 seconds",
+                    *spacing));
+  }
+  o.min_renew_interval = std::chrono::seconds(*spacing);
 
   std::string addr = raw.workload_api_addr;
   std::string addr_source = "--workload-api-addr";
   if (addr.empty()) {
     addr = getenv("SPIFFE_ENDPOINT_SOCKET").value_or("");
     addr_source = "SPIFFE_ENDPOINT_SOCKET";
+    AWH_TRY(short_enough, check_value_length(addr_source, addr));
     if (addr.empty()) {
       return make_error(
           errc::usage,
@@ -423,6 +487,9 @@ Result<Plan> validate(const Raw& raw, const Getenv& getenv, const CommandRow& ro
     o.selector.spiffe_id = raw.spiffe_id;
   }
   o.ca_bundle = raw.ca_bundle.empty() ? getenv("AWS_CA_BUNDLE").value_or("") : raw.ca_bundle;
+  if (raw.ca_bundle.empty()) {
+    AWH_TRY(short_enough, check_value_length("AWS_CA_BUNDLE", o.ca_bundle));
+  }
   return o;
 }
 
@@ -482,6 +549,11 @@ CliOutcome parse_cli(const std::vector<std::string>& args, const Getenv& getenv)
     add_shared(*cmd, raw);
     if (row.output == OutputKind::file) add_file(*cmd, raw);
     if (row.output == OutputKind::server) add_serve(*cmd, raw);
+    if (row.mode == Mode::daemon) {
+      cmd->add_option("--min-renew-interval", raw.min_renew_interval,
+                      "Exchanges caused by a new SVID or SIGHUP are at least this many seconds "
+                      "apart (default 5)");
+    }
     if (row.output == OutputKind::file && row.mode == Mode::daemon) {
       cmd->add_option(
           "--health-addr", raw.health_addr,
@@ -497,7 +569,7 @@ CliOutcome parse_cli(const std::vector<std::string>& args, const Getenv& getenv)
           .empty()) {
     outcome.exit_code = 2;
     outcome.err = fmt::format("{}: error: unknown command '{}' (see '{} --help')\n", kProgram,
-                              ordered.front(), kProgram);
+                              util::escape_text(ordered.front(), 64), kProgram);
     return outcome;
   }
   std::vector<const char*> argv{kProgram};
@@ -518,20 +590,31 @@ CliOutcome parse_cli(const std::vector<std::string>& args, const Getenv& getenv)
     outcome.exit_code = 2;
     std::string what = e.what();
     if (what.empty()) what = "invalid command line";
-    outcome.err = fmt::format("{}: error: {} (see '{} --help')\n", kProgram, what, where);
+    // CLI11 quotes the values it refuses: escaped and bounded, so the error stays one line.
+    outcome.err = fmt::format("{}: error: {} (see '{} --help')\n", kProgram,
+                              util::escape_text(what, kMaxErrorText), where);
     return outcome;
   }
 
   const std::string command_name = app.get_subcommands().front()->get_name();
   const auto& row = *std::find_if(std::begin(kCommands), std::end(kCommands),
                                   [&](const CommandRow& c) { return command_name == c.name; });
-  auto plan = validate(raw, getenv, row);
-  if (!plan) {
+  const auto usage_error = [&](const Error& e) {
     outcome.exit_code = 2;
     outcome.err = fmt::format("{}: error: {} (see '{} {} --help')\n", kProgram,
-                              plan.error().message, kProgram, command_name);
+                              util::escape_text(e.message, kMaxErrorText), kProgram, command_name);
     return outcome;
+  };
+  // Lengths first, before any other check looks at a value.
+  for (const CLI::Option* option : app.get_subcommands().front()->get_options()) {
+    for (const auto& value : option->results()) {
+      if (auto ok = check_value_length(option->get_name(), value); !ok) {
+        return usage_error(ok.error());
+      }
+    }
   }
+  auto plan = validate(raw, getenv, row);
+  if (!plan) return usage_error(plan.error());
   outcome.plan = std::move(*plan);
   return outcome;
 }

@@ -72,6 +72,8 @@ struct Plan {
   spiffe::Selector selector;
   std::string ca_bundle;             // PEM path; empty: the system trust store
   std::chrono::seconds timeout{30};  // one-shot: the whole run; daemon: each exchange
+  // Daemons: exchanges caused by a new SVID or SIGHUP are at least this far apart.
+  std::chrono::seconds min_renew_interval{5};
   // The file daemons' --health-addr: /healthz, /readyz and /metrics on loopback (off unless
   // given; `serve` has them on its own listener).
   std::optional<BindAddress> health;

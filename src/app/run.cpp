@@ -170,6 +170,7 @@ int run(const Plan& plan) {
     engine::Settings settings;
     settings.timeout = plan.timeout;
     if (once) settings.min_lifetime = std::chrono::seconds(60);
+    settings.policy.min_trigger_spacing = plan.min_renew_interval;
     if (std::holds_alternative<ToFile>(plan.output)) settings.keeper = "the file";
     if (std::holds_alternative<ToServer>(plan.output)) settings.keeper = "the in-memory store";
     engine::Engine engine(io.get_executor(), *source, *exchanger, {sink.get()}, clock, random,
