@@ -471,6 +471,44 @@ TEST_CASE("the daemon renews on a new certificate and on SIGHUP, not on a bundle
   CHECK(daemon.child().wait(seconds(5)) == 0);
 }
 
+TEST_CASE("storms of rotations and SIGHUPs are coalesced (--min-renew-interval)") {
+  Fixture f;
+  f.serve(KeyKind::p256);
+  StandIn standin(f.pki.root_pem());
+  const std::string path = f.dir.file("credentials");
+  Daemon daemon(f.args(standin, {"--aws-credentials-path", path, "--min-renew-interval", "2"},
+                       "x509-credential-file"),
+                f.dir.file("daemon.log"));
+  REQUIRE_MESSAGE(eventually([&] { return issued(standin).size() == 1; }, seconds(20)),
+                  daemon.log());
+  SUBCASE("a new certificate every 100 ms for 3 s") {
+    for (int i = 0; i < 30; ++i) {
+      f.serve(KeyKind::p256);
+      std::this_thread::sleep_for(milliseconds(100));
+    }
+    std::this_thread::sleep_for(milliseconds(1500));
+    // At once, 2 s later, and 2 s after that for the last ones: never one per rotation.
+    const auto n = issued(standin).size() - 1;
+    CAPTURE(daemon.log());
+    CHECK(n >= 2);
+    CHECK(n <= 3);
+    CHECK(daemon.log().find("at least 2.0s apart") != std::string::npos);
+  }
+  SUBCASE("50 SIGHUPs in a second") {
+    for (int i = 0; i < 50; ++i) {
+      daemon.child().signal(SIGHUP);
+      std::this_thread::sleep_for(milliseconds(20));
+    }
+    std::this_thread::sleep_for(milliseconds(500));
+    const auto n = issued(standin).size() - 1;
+    CAPTURE(daemon.log());
+    CHECK(n >= 1);
+    CHECK(n <= 2);
+  }
+  daemon.child().signal(SIGINT);
+  CHECK(daemon.child().wait(seconds(5)) == 0);
+}
+
 TEST_CASE("the daemon survives the Workload API going away and comes back with it") {
   Fixture f;
   f.serve();
