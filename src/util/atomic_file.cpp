@@ -121,12 +121,13 @@ bool writable_by_others(const struct stat& st) {
 
 // A directory on the way (OpenSSH StrictModes): owned by us or root, and writable by nobody
 // else unless sticky (there, nobody else can rename or remove what is ours).
-Result<void> check_dir(const std::string& path, const std::string& dir, const struct stat& st) {
+Result<void> check_dir(const std::string& path, const std::string& dir, const struct stat& st,
+                       bool shared_ok) {
   if (!trusted_owner(st.st_uid)) {
     return refused(path, fmt::format("directory {} is owned by uid {}, not by us (uid {}) or root",
                                      shown(dir), st.st_uid, ::geteuid()));
   }
-  if (writable_by_others(st) && (st.st_mode & S_ISVTX) == 0) {
+  if (!shared_ok && writable_by_others(st) && (st.st_mode & S_ISVTX) == 0) {
     return refused(path, fmt::format("directory {} is writable by other users (mode {:04o}); "
                                      "allow writing only to its owner, or make it sticky",
                                      shown(dir), st.st_mode & 07777));
@@ -140,14 +141,14 @@ struct Place {
   std::string path;
 };
 
-Result<Place> open_start(const std::string& path, bool absolute) {
+Result<Place> open_start(const std::string& path, bool absolute, bool shared_ok) {
   const char* start = absolute ? "/" : ".";
   UniqueFd fd(::open(start, O_PATH | O_DIRECTORY | O_CLOEXEC));
   struct stat st {};
   if (!fd.valid() || ::fstat(fd.get(), &st) != 0) {
     return write_error(path, fmt::format("opening {}: ", start), errno);
   }
-  AWH_TRY(ok, check_dir(path, start, st));
+  AWH_TRY(ok, check_dir(path, start, st, shared_ok));
   return Place{std::move(fd), start};
 }
 
@@ -178,21 +179,28 @@ Result<void> check_link(const std::string& path, const std::string& link, const 
 
 // Walks the directory names `parts` from `place`, one openat(O_NOFOLLOW) at a time, expanding
 // allowed symlinks in place and creating missing directories with `dir_mode` when `create`.
-Result<Place> walk(const std::string& path, Place place, std::deque<std::string> parts, bool create,
-                   mode_t dir_mode, int& links) {
+// Where the directory rule is relaxed (`shared_ok`), every other rule still holds.
+struct Walk {
+  bool create = false;
+  mode_t dir_mode = 0700;
+  bool shared_ok = false;
+};
+
+Result<Place> walk(const std::string& path, Place place, std::deque<std::string> parts,
+                   const Walk& how, int& links) {
   while (!parts.empty()) {
     const std::string name = std::move(parts.front());
     parts.pop_front();
     const std::string here = join(place.path, name);
     struct stat st {};
     if (::fstatat(place.fd.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-      if (errno != ENOENT || !create)
+      if (errno != ENOENT || !how.create)
         return write_error(path, fmt::format("{}: ", shown(here)), errno);
-      if (::mkdirat(place.fd.get(), name.c_str(), dir_mode) == 0) {
+      if (::mkdirat(place.fd.get(), name.c_str(), how.dir_mode) == 0) {
         // mkdir() applies the umask; the contract is the exact mode.
         UniqueFd made(::openat(place.fd.get(), name.c_str(),
                                O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-        if (!made.valid() || ::fchmod(made.get(), dir_mode) != 0) {
+        if (!made.valid() || ::fchmod(made.get(), how.dir_mode) != 0) {
           return write_error(path, fmt::format("creating directory {}: ", shown(here)), errno);
         }
       } else if (errno != EEXIST) {  // EEXIST: another process just made it; checked below
@@ -208,7 +216,7 @@ Result<Place> walk(const std::string& path, Place place, std::deque<std::string>
       auto more = split(*text);
       parts.insert(parts.begin(), more.begin(), more.end());
       if (text->front() == '/') {
-        AWH_TRY(root, open_start(path, true));
+        AWH_TRY(root, open_start(path, true, how.shared_ok));
         place = std::move(*root);
       }
       continue;
@@ -221,7 +229,7 @@ Result<Place> walk(const std::string& path, Place place, std::deque<std::string>
     if (!fd.valid()) return write_error(path, fmt::format("{}: ", shown(here)), errno);
     if (::fstat(fd.get(), &st) != 0)
       return write_error(path, fmt::format("{}: ", shown(here)), errno);
-    AWH_TRY(ok, check_dir(path, here, st));
+    AWH_TRY(ok, check_dir(path, here, st, how.shared_ok));
     place = Place{std::move(fd), name == ".." ? join(place.path, "..") : here};
   }
   return place;
@@ -252,7 +260,7 @@ Result<std::optional<struct stat>> inspect(const std::string& path, int dir,
   return std::optional<struct stat>(st);
 }
 
-Result<Target> resolve(const std::string& path, bool create, mode_t dir_mode) {
+Result<Target> resolve(const std::string& path, const Walk& how) {
   const auto not_a_file = [&] {
     return make_error(errc::invalid_input,
                       fmt::format("cannot write '{}': not a file path", shown(path)));
@@ -263,8 +271,8 @@ Result<Target> resolve(const std::string& path, bool create, mode_t dir_mode) {
   std::string name = std::move(parts.back());
   parts.pop_back();
   int links = 0;
-  AWH_TRY(start, open_start(path, path.front() == '/'));
-  AWH_TRY(place, walk(path, std::move(*start), std::move(parts), create, dir_mode, links));
+  AWH_TRY(start, open_start(path, path.front() == '/', how.shared_ok));
+  AWH_TRY(place, walk(path, std::move(*start), std::move(parts), how, links));
   bool followed = false;
   for (;;) {
     const std::string file = join(place->path, name);
@@ -297,10 +305,12 @@ Result<Target> resolve(const std::string& path, bool create, mode_t dir_mode) {
     name = std::move(link_parts.back());
     link_parts.pop_back();
     if (text->front() == '/') {
-      AWH_TRY(root, open_start(path, true));
+      AWH_TRY(root, open_start(path, true, how.shared_ok));
       place = std::move(*root);
     }
-    AWH_TRY(next, walk(path, std::move(*place), std::move(link_parts), false, dir_mode, links));
+    Walk no_create = how;
+    no_create.create = false;  // a symlink's target directory must exist
+    AWH_TRY(next, walk(path, std::move(*place), std::move(link_parts), no_create, links));
     place = std::move(*next);
     followed = true;
   }
@@ -308,6 +318,14 @@ Result<Target> resolve(const std::string& path, bool create, mode_t dir_mode) {
   t.dir = UniqueFd(::openat(place->fd.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!t.dir.valid()) return write_error(path, fmt::format("{}: ", shown(place->path)), errno);
   return t;
+}
+
+Walk walk_of(const AtomicWriteOptions& options) {
+  Walk how;
+  how.create = true;
+  how.dir_mode = options.new_dir_mode;
+  how.shared_ok = options.shared_directory_ok;
+  return how;
 }
 
 // The owner rule: a file that isn't ours is refused, unless it is to be replaced.
@@ -562,7 +580,7 @@ Result<std::optional<std::string>> read_file_if_exists(const std::string& path,
 
 Result<void> update_file_atomically(const std::string& path, const Edit& edit,
                                     const AtomicWriteOptions& options) {
-  auto target = resolve(path, true, options.new_dir_mode);
+  auto target = resolve(path, walk_of(options));
   if (!target) return unchanged(target.error());
   Target& t = *target;
   auto held = take_lock(path, t, options.lock_wait);
@@ -591,7 +609,7 @@ Result<void> write_file_atomically(const std::string& path, std::string_view con
 }
 
 Result<void> prepare_directory(const std::string& path, const AtomicWriteOptions& options) {
-  AWH_TRY(target, resolve(path, true, options.new_dir_mode));
+  AWH_TRY(target, resolve(path, walk_of(options)));
   AWH_TRY(owner, check_owner(path, *target, options));
   // AT_EACCESS: check with the effective ids, the ones open() and rename() will use.
   if (::faccessat(target->dir.get(), ".", W_OK | X_OK, AT_EACCESS) != 0) {

@@ -54,6 +54,10 @@ struct AtomicWriteOptions {
   // An existing file owned by another user: replaced by a new file of ours (new_file_mode, its
   // contents not read) instead of refused (--force).
   bool replace_foreign = false;
+  // Directories writable by other users are accepted: the bearer token file of `serve`, on a
+  // pod's shared emptyDir volume, which Kubernetes creates 0777. Every other rule still holds
+  // (symlinks and files of other users are refused; the file is always a new one of ours).
+  bool shared_directory_ok = false;
   // How long to wait for another writer's lock before giving up.
   std::chrono::milliseconds lock_wait{10000};
 };

@@ -692,3 +692,23 @@ TEST_CASE("the writer lock is waited for, boundedly") {
   CHECK(slurp(path) == "first");
   REQUIRE(failure(write_file_atomically(path, "second", options)) == "");
 }
+
+TEST_CASE("shared_directory_ok (serve's token on an emptyDir) accepts a world-writable directory") {
+  TempDir dir;
+  const std::string shared = dir / "shared";
+  REQUIRE(fs::create_directory(shared));
+  REQUIRE(::chmod(shared.c_str(), 0777) == 0);
+  AtomicWriteOptions options;
+  options.shared_directory_ok = true;
+  options.keep_existing_mode = false;
+  REQUIRE(failure(write_file_atomically(shared + "/token", "t", options)) == "");
+  CHECK(mode_of(shared + "/token") == 0600);
+  CHECK_FALSE(write_file_atomically(shared + "/other", "t").has_value());  // not without it
+  if (need_root("a symlink of another user in the shared directory")) {
+    const std::string link = shared + "/planted";
+    REQUIRE(::symlink((dir / "victim").c_str(), link.c_str()) == 0);
+    REQUIRE(::lchown(link.c_str(), kOtherUid, kOtherUid) == 0);
+    CHECK_FALSE(write_file_atomically(link, "t", options).has_value());
+    CHECK_FALSE(fs::exists(dir / "victim"));
+  }
+}
