@@ -19,6 +19,7 @@
 #include "spiffe/address.hpp"
 #include "util/ip.hpp"
 #include "util/strings.hpp"
+#include "util/text.hpp"
 
 namespace awh::app {
 namespace {
@@ -83,6 +84,8 @@ struct Raw {
   std::string log_level = "info";
   std::string log_format = "text";
   bool debug = false;
+  bool allow_core_dumps = false;
+  bool allow_grpc_trace = false;
   std::string audience;
   std::string credentials_path;
   std::string profile = "default";
@@ -101,12 +104,71 @@ struct Raw {
   std::string sts_endpoint;
   std::string format = "text";
   std::string exit_code_compat;
+  std::string min_renew_interval = "5";
   std::string proxy;
   bool no_proxy = false;
   bool use_fips = false;
   bool use_dualstack = false;
   std::string config;
 };
+
+// The longest value each flag (and each environment variable standing in for one) may have,
+// checked before anything else reads the value: no later check, message or I/O sees an unbounded
+// input. A flag without a row gets kMaxPath. A new flag joins this table.
+constexpr std::size_t kMaxPath = 4096;  // PATH_MAX
+struct ValueLimit {
+  std::string_view name;
+  std::size_t max;
+};
+constexpr ValueLimit kValueLimits[] = {
+    {"--trust-anchor-arn", 2048},  // IAM: ARNs are at most 2048 characters
+    {"--profile-arn", 2048},
+    {"--role-arn", 2048},
+    {"--region", 64},
+    {"--role-session-name", 64},  // IAM RoleSessionName
+    {"--endpoint", 2048},         // a URL; its host name is limited to 253 by net::parse_url
+    {"--workload-api-addr", kMaxPath},
+    {"SPIFFE_ENDPOINT_SOCKET", kMaxPath},
+    {"--hint", 256},
+    {"--spiffe-id", 2048},  // SPIFFE ID §2.3: at most 2048 bytes
+    {"--audience", 1024},
+    {"--ca-bundle", kMaxPath},
+    {"AWS_CA_BUNDLE", kMaxPath},
+    {"--aws-credentials-path", kMaxPath},
+    {"--token-file", kMaxPath},
+    {"--profile", 256},
+    {"--bind", 64},  // "[v6 address%zone]:port"
+    {"--health-addr", 64},
+    {"--session-duration", 16},
+    {"--timeout", 16},
+    {"--hop-limit", 16},
+    {"--min-renew-interval", 16},
+    {"--log-level", 16},
+    {"--log-format", 16},
+    {"--proxy", 2048},  // a URL, also https_proxy / HTTPS_PROXY
+    {"https_proxy", 2048},
+    {"HTTPS_PROXY", 2048},
+    {"no_proxy", 8192},  // a list of host names
+    {"NO_PROXY", 8192},
+};
+
+std::size_t value_limit(std::string_view name) {
+  for (const auto& row : kValueLimits) {
+    if (row.name == name) return row.max;
+  }
+  return kMaxPath;
+}
+
+Result<void> check_value_length(std::string_view name, std::string_view value) {
+  const std::size_t max = value_limit(name);
+  if (value.size() <= max) return {};
+  return make_error(errc::usage,
+                    fmt::format("{}: the value is {} bytes long; at most {} are allowed", name,
+                                value.size(), max));
+}
+
+// How much of a usage error's text is shown (values are bounded by kValueLimits anyway).
+constexpr std::size_t kMaxErrorText = 1024;
 
 constexpr char kSummary[] =
     "Turns a SPIFFE identity (X.509-SVID or JWT-SVID) into AWS credentials.";
@@ -154,6 +216,11 @@ void add_whoami(CLI::App& cmd, Raw& raw) {
                  "the region)");
   cmd.add_option("--format", raw.format, "Output: text or json (default text)")
       ->check(CLI::IsMember({"text", "json"}));
+  cmd.add_flag("--allow-core-dumps", raw.allow_core_dumps,
+               "Debugging: allow core dumps (they would hold the credentials and the SVID key)");
+  cmd.add_flag("--allow-grpc-trace", raw.allow_grpc_trace,
+               "Debugging: keep GRPC_TRACE and GRPC_VERBOSITY (gRPC's transport trace can print "
+               "the SVID key)");
 }
 
 void add_x509(CLI::App& cmd, Raw& raw) {
@@ -522,9 +589,11 @@ Result<net::ProxySettings> validate_proxy(const Raw& raw, const Getenv& getenv) 
     proxy = first_set({"https_proxy", "HTTPS_PROXY"});
   }
   if (!proxy) return out;
+  AWH_TRY(proxy_short, check_value_length(proxy->first, proxy->second));
   AWH_TRY(parsed, net::parse_proxy_url(proxy->second, proxy->first));
   out.https = std::move(*parsed);
   if (auto no_proxy = first_set({"no_proxy", "NO_PROXY"})) {
+    AWH_TRY(no_proxy_short, check_value_length(no_proxy->first, no_proxy->second));
     out.no_proxy = net::parse_no_proxy(no_proxy->second);
   }
   return out;
@@ -572,6 +641,8 @@ Result<Plan> validate(const Raw& raw, const Getenv& getenv, const CommandRow& ro
                 : raw.log_level == "error" ? log::Level::error
                                            : log::Level::info;
   o.log_format = raw.log_format == "json" ? log::Format::json : log::Format::text;
+  o.allow_core_dumps = raw.allow_core_dumps;
+  o.allow_grpc_trace = raw.allow_grpc_trace;
   if (row.output == OutputKind::listing) {
     if (row.exchange == ExchangeKind::jwt && raw.audience.empty()) {
       return make_error(errc::usage, "--audience: the audience is empty");
@@ -623,12 +694,21 @@ Result<Plan> validate(const Raw& raw, const Getenv& getenv, const CommandRow& ro
         fmt::format("--timeout: {} is out of range; it must be 1..3600 seconds", *timeout));
   }
   o.timeout = std::chrono::seconds(*timeout);
+  AWH_TRY(spacing, parse_int("--min-renew-interval", raw.min_renew_interval));
+  if (*spacing > 3600) {
+    return make_error(
+        errc::usage,
+        fmt::format("--min-renew-interval: {} is out of range; it must be 0..3600 seconds",
+                    *spacing));
+  }
+  o.min_renew_interval = std::chrono::seconds(*spacing);
 
   std::string addr = raw.workload_api_addr;
   std::string addr_source = "--workload-api-addr";
   if (addr.empty()) {
     addr = getenv("SPIFFE_ENDPOINT_SOCKET").value_or("");
     addr_source = "SPIFFE_ENDPOINT_SOCKET";
+    AWH_TRY(short_enough, check_value_length(addr_source, addr));
     if (addr.empty()) {
       return make_error(
           errc::usage,
@@ -648,6 +728,9 @@ Result<Plan> validate(const Raw& raw, const Getenv& getenv, const CommandRow& ro
     o.selector.spiffe_id = raw.spiffe_id;
   }
   o.ca_bundle = raw.ca_bundle.empty() ? getenv("AWS_CA_BUNDLE").value_or("") : raw.ca_bundle;
+  if (raw.ca_bundle.empty()) {
+    AWH_TRY(short_enough, check_value_length("AWS_CA_BUNDLE", o.ca_bundle));
+  }
   AWH_TRY(proxy, validate_proxy(raw, getenv));
   o.proxy = std::move(*proxy);
   return o;
@@ -811,6 +894,10 @@ void define_cli(CLI::App& app, Raw& raw, std::string& shell, std::string& help_t
                     "send nothing");
     }
     if (row.mode == Mode::daemon) {
+      cmd->add_option("--min-renew-interval", raw.min_renew_interval,
+                      "Exchanges caused by a new SVID or SIGHUP are at least this many seconds "
+                      "apart (default 5)")
+          ->type_name("SECONDS");
       // No credentials are served there, so any IP may be used: Kubernetes probes and
       // Prometheus reach a pod on its own IP, never on its loopback.
       cmd->add_option("--health-addr", raw.health_addr,
@@ -943,7 +1030,7 @@ CliOutcome parse_cli(const std::vector<std::string>& args, const Getenv& getenv)
       !find_command(ordered.front())) {
     outcome.exit_code = usage_code;
     outcome.err = fmt::format("{}: error: unknown command '{}' (see '{} --help')\n", kProgram,
-                              ordered.front(), kProgram);
+                              util::escape_text(ordered.front(), 64), kProgram);
     return outcome;
   }
   // `help [COMMAND]`: the same text as `--help` and `COMMAND --help` (the Go tool's Cobra has it).
@@ -985,7 +1072,9 @@ CliOutcome parse_cli(const std::vector<std::string>& args, const Getenv& getenv)
     outcome.exit_code = usage_code;
     std::string what = e.what();
     if (what.empty()) what = "invalid command line";
-    outcome.err = fmt::format("{}: error: {} (see '{} --help')\n", kProgram, what, where);
+    // CLI11 quotes the values it refuses: escaped and bounded, so the error stays one line.
+    outcome.err = fmt::format("{}: error: {} (see '{} --help')\n", kProgram,
+                              util::escape_text(what, kMaxErrorText), where);
     return outcome;
   }
 
@@ -1006,6 +1095,20 @@ CliOutcome parse_cli(const std::vector<std::string>& args, const Getenv& getenv)
   }
   const auto& row = *std::find_if(std::begin(kCommands), std::end(kCommands),
                                   [&](const CommandRow& c) { return command_name == c.name; });
+  const auto usage_error = [&](const Error& e) {
+    outcome.exit_code = usage_code;
+    outcome.err = fmt::format("{}: error: {} (see '{} {} --help')\n", kProgram,
+                              util::escape_text(e.message, kMaxErrorText), kProgram, command_name);
+    return outcome;
+  };
+  // Lengths first, before any other check looks at a value.
+  for (const CLI::Option* option : app.get_subcommands().front()->get_options()) {
+    for (const auto& value : option->results()) {
+      if (auto ok = check_value_length(option->get_name(), value); !ok) {
+        return usage_error(ok.error());
+      }
+    }
+  }
   Result<Plan> plan = make_error(errc::internal, "unreachable");
   if (!raw.config.empty()) {
     // The file sets every exchange and output: only the logging flags may come with it.
@@ -1016,23 +1119,17 @@ CliOutcome parse_cli(const std::vector<std::string>& args, const Getenv& getenv)
           name == "--log-format" || name == "--debug") {
         continue;
       }
-      outcome.exit_code = 2;
-      outcome.err = fmt::format(
-          "{}: error: {} can't be combined with --config (the file sets every exchange and "
-          "output) (see '{} {} --help')\n",
-          kProgram, name, kProgram, command_name);
-      return outcome;
+      return usage_error(make_error(
+          errc::usage,
+          fmt::format("{} can't be combined with --config (the file sets every exchange and "
+                      "output)",
+                      name)));
     }
     plan = validate_config(raw, getenv, row);
   } else {
     plan = validate(raw, getenv, row);
   }
-  if (!plan) {
-    outcome.exit_code = usage_code;
-    outcome.err = fmt::format("{}: error: {} (see '{} {} --help')\n", kProgram,
-                              plan.error().message, kProgram, command_name);
-    return outcome;
-  }
+  if (!plan) return usage_error(plan.error());
   outcome.plan = std::move(*plan);
   return outcome;
 }

@@ -96,6 +96,8 @@ struct Plan {
   spiffe::Selector selector;
   std::string ca_bundle;             // PEM path; empty: the system trust store
   std::chrono::seconds timeout{30};  // one-shot: the whole run; daemon: each exchange
+  // Daemons: exchanges caused by a new SVID or SIGHUP are at least this far apart.
+  std::chrono::seconds min_renew_interval{5};
   // The file daemons' --health-addr: /healthz, /readyz and /metrics on loopback (off unless
   // given; `serve` has them on its own listener).
   std::optional<BindAddress> health;
@@ -103,6 +105,9 @@ struct Plan {
   std::optional<std::string> cache_dir;
   // --dry-run: print the request the exchange would send, send nothing, write nothing.
   bool dry_run = false;
+  // Debugging aids that expose secrets, off by default (README, "Secrets in memory").
+  bool allow_core_dumps = false;  // --allow-core-dumps: keep the process dumpable
+  bool allow_grpc_trace = false;  // --allow-grpc-trace: keep GRPC_TRACE / GRPC_VERBOSITY
   log::Level log_level = log::Level::info;
   log::Format log_format = log::Format::text;
 };

@@ -5,12 +5,17 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <sys/prctl.h>
+#include <sys/resource.h>
+
+#include <cerrno>
 #include <condition_variable>
 #include <csignal>
 #include <cstdlib>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <system_error>
 #include <thread>
 
 #include <fmt/format.h>
@@ -350,9 +355,35 @@ int run_config(const Plan& plan) {
   return exit_code;
 }
 
+// Core dumps and gRPC's transport trace would expose secrets (README, "Secrets in memory").
+void protect_secrets(const Plan& plan) {
+  if (!plan.allow_core_dumps) {
+    // A core of the daemon would hold the live secret key, the session token and the SVID key.
+    // Not dumpable also keeps other processes of our user from ptrace and /proc/<pid>/mem.
+    const rlimit none{0, 0};
+    if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0 || ::setrlimit(RLIMIT_CORE, &none) != 0) {
+      log::warn("cannot disable core dumps: {}", std::generic_category().message(errno));
+    }
+  }
+  if (!plan.allow_grpc_trace) {
+    // gRPC reads these when it initialises (the first channel, later in run()). GRPC_TRACE=tcp
+    // with GRPC_VERBOSITY=DEBUG hex-dumps every byte the Workload API sends: the SVID key.
+    for (const char* name : {"GRPC_TRACE", "GRPC_VERBOSITY"}) {
+      if (std::getenv(name) != nullptr) {
+        log::info("{} is ignored (secrets would reach the log); --allow-grpc-trace keeps it", name);
+        ::unsetenv(name);
+      }
+    }
+  }
+}
+
 }  // namespace
 
 int run(const Plan& plan) {
+  protect_secrets(plan);
+  // A reader that went away (`... | head -c0`) is a write error (EPIPE) reported in one line
+  // with exit 1, not a silent death by SIGPIPE (exit 141).
+  std::signal(SIGPIPE, SIG_IGN);
   if (plan.listing) return list_svids(plan);
   if (!plan.exchanges.empty()) return run_config(plan);
   const bool once = plan.mode == Mode::once;
@@ -412,6 +443,8 @@ int run(const Plan& plan) {
     }
     engine::Settings settings;
     settings.timeout = plan.timeout;
+    if (once) settings.min_lifetime = std::chrono::seconds(60);
+    settings.policy.min_trigger_spacing = plan.min_renew_interval;
     if (std::holds_alternative<ToFile>(plan.output)) settings.keeper = "the file";
     if (std::holds_alternative<ToServer>(plan.output)) settings.keeper = "the in-memory store";
     engine::Engine engine(io.get_executor(), *source, *exchanger, {sink.get()}, clock, random,

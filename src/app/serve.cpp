@@ -68,6 +68,9 @@ Result<void> ServeDriver::start(std::function<void()> ready) {
   // botocore rejects a token with a line break, so the file holds the token and nothing else.
   util::AtomicWriteOptions options;
   options.keep_existing_mode = false;  // 0600, whatever was there before
+  // A shared emptyDir (0777) is where the application container reads the token; the token only
+  // opens this endpoint, and is never written through another user's symlink or file.
+  options.shared_directory_ok = true;
   if (auto written = util::write_file_atomically(config_.token_file, token_.str(), options);
       !written) {
     return written.error();

@@ -18,20 +18,20 @@ Error unparseable(const FileTarget& target, const Error& e) {
                   target.path, e.message));
 }
 
+util::AtomicWriteOptions write_options(const FileTarget& target) {
+  util::AtomicWriteOptions options;
+  options.replace_foreign = target.force;  // --force: a file of another user is replaced
+  return options;
+}
+
 // What the file is to hold: our profile set in its current contents, or our profile alone
-// (--replace, no file yet, or --force over a file that can't be read or parsed). The entry has
-// been validated, so an upsert that fails means the contents can't be parsed.
-Result<util::SecretString> new_contents(const FileTarget& target, const Credentials& c) {
-  if (target.replace) return util::SecretString(render_profile(target.profile, c));
-  auto existing = util::read_file_if_exists(target.path);
-  if (!existing) {
-    if (!target.force) return existing.error();
-    log::warn("{}; --force: writing a new file", existing.error().message);
-    return util::SecretString(render_profile(target.profile, c));
-  }
-  if (!*existing) return util::SecretString(render_profile(target.profile, c));
-  const util::SecretString contents(std::move(**existing));
-  auto edited = upsert_profile(contents, target.profile, c);
+// (--replace, no file yet, a foreign file replaced under --force, or --force over a file that
+// can't be parsed). The entry has been validated, so an upsert that fails means the contents
+// can't be parsed.
+Result<util::SecretString> new_contents(const FileTarget& target, const Credentials& c,
+                                        std::optional<std::string_view> existing) {
+  if (target.replace || !existing) return util::SecretString(render_profile(target.profile, c));
+  auto edited = upsert_profile(*existing, target.profile, c);
   if (edited) return util::SecretString(std::move(*edited));
   if (!target.force) return unparseable(target, edited.error());
   log::warn("the credentials file {} can't be parsed ({}); --force: overwriting it", target.path,
@@ -42,7 +42,9 @@ Result<util::SecretString> new_contents(const FileTarget& target, const Credenti
 }  // namespace
 
 Result<void> preflight(const FileTarget& target) {
-  if (auto dir = util::prepare_directory(target.path); !dir) return dir.error();
+  if (auto dir = util::prepare_directory(target.path, write_options(target)); !dir) {
+    return dir.error();
+  }
   if (target.replace) return {};
   auto existing = util::read_file_if_exists(target.path);
   if (!existing) {
@@ -58,9 +60,10 @@ Result<void> preflight(const FileTarget& target) {
 
 Result<void> write_credentials(const FileTarget& target, const Credentials& c) {
   if (auto valid = validate_entry(target.profile, c); !valid) return valid.error();
-  auto updated = new_contents(target, c);
-  if (!updated) return updated.error();
-  return util::write_file_atomically(target.path, *updated);
+  return util::update_file_atomically(
+      target.path,
+      [&](std::optional<std::string_view> existing) { return new_contents(target, c, existing); },
+      write_options(target));
 }
 
 Result<void> write_profiles(const FileTarget& file,

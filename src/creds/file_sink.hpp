@@ -1,7 +1,7 @@
 #pragma once
 // The credentials-file sink (ARCHITECTURE.md, "Credentials file"): reads the file, sets our
 // profile's three keys with the byte-preserving INI editor, and replaces the file atomically.
-// On any error the file is left exactly as it was.
+// On any error the file is left exactly as it was. The path rules are util/atomic_file.hpp's.
 
 #include <string>
 #include <vector>
@@ -14,8 +14,10 @@ namespace awh::creds {
 struct FileTarget {
   std::string path;                 // --aws-credentials-path
   std::string profile = "default";  // --profile
-  bool force = false;               // --force: a file we can't parse is overwritten (warned)
-  bool replace = false;             // --replace: the file holds only our profile
+  // --force: a file we can't parse is overwritten, and a file owned by another user is replaced
+  // by a new file of ours holding only our profile (both warned).
+  bool force = false;
+  bool replace = false;  // --replace: the file holds only our profile
 };
 
 // Start-up checks, before any network I/O: the directory exists (created 0700 if missing) and

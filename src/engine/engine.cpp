@@ -49,8 +49,10 @@ asio::awaitable<Result<Engine::Delivered>> Engine::exchange_and_deliver_once(
   AWH_CO_TRY(identity, co_await source_.fetch(deadline));
   if (identity->expires) metrics_.svid_expiry = identity->expires;
   AWH_CO_TRY(credentials, co_await exchanger_.exchange(*identity, deadline));
-  Delivered delivered{identity->description, credentials->expiration, std::nullopt};
-  if (auto parsed = util::parse_rfc3339(credentials->expiration)) delivered.expires_at = *parsed;
+  // Validated before any output: nothing unusable is ever printed or written.
+  AWH_CO_TRY(expires, creds::check_expiration(credentials->expiration, clock_.now().wall,
+                                              settings_.min_lifetime));
+  Delivered delivered{identity->description, credentials->expiration, *expires};
   if (stop_code_) co_return make_error(errc::internal, "stopping");
   if (before_output) before_output();
   for (Sink* sink : sinks_) {
@@ -125,12 +127,6 @@ asio::awaitable<void> Engine::exchange_task(Trigger why) {
   if (!delivered) {
     ++metrics_.exchanges[{"failure", class_name(delivered.error().cls)}];
     post(event::Failed{delivered.error()});
-    co_return;
-  }
-  if (!delivered->expires_at) {
-    post(event::Failed{make_error(
-        errc::protocol,
-        fmt::format("the credentials' Expiration is unusable: '{}'", delivered->expiration))});
     co_return;
   }
   const auto now = clock_.now();

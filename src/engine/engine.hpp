@@ -34,6 +34,9 @@ struct Settings {
   std::chrono::milliseconds stop_grace{500};
   // What keeps the current credentials when a renewal fails, for the log ("the file").
   std::string keeper = "every output";
+  // Credentials with less life left than this are an error, never output (process mode and
+  // the oneshot commands: a minute, as an SDK caches what it gets; daemons: just in the future).
+  std::chrono::seconds min_lifetime{0};
 };
 
 class Engine {

@@ -14,6 +14,8 @@ asio::awaitable<Result<creds::Credentials>> RolesAnywhereExchanger::exchange(
     const Identity& identity, Deadline deadline) {
   if (!identity.x509) co_return make_error(errc::internal, "Roles Anywhere needs an X.509-SVID");
   const auto& svid = *identity.x509;
+  if (auto usable = spiffe::check_signing_leaf(svid, std::chrono::system_clock::now()); !usable)
+    co_return usable.error();
   const aws::SigningIdentity signing{svid.key.get(), svid.leaf_der, svid.intermediates_der,
                                      svid.serial_decimal};
   auto credentials = co_await aws::create_session(http_, endpoint_, params_, signing,

@@ -196,7 +196,9 @@ Decision Scheduler::stream_lost(const event::StreamLost& e, Now now) {
 
 std::optional<SteadyTime> Scheduler::next_exchange() const {
   std::optional<SteadyTime> next = due_;
-  if (pending_) {
+  // A failure backoff holds against triggers: the retry at due_ serves them (it uses the newest
+  // SVID), so a rotation storm against a failing service can't turn into an exchange storm.
+  if (pending_ && failures_ == 0) {
     SteadyTime t = SteadyTime::min();
     if (last_trigger_start_) t = *last_trigger_start_ + policy_.min_trigger_spacing;
     if (!next || t < *next) next = t;
@@ -210,7 +212,12 @@ void Scheduler::evaluate(Decision& d, Now now) {
   if (!next) return;
   if (*next > now.steady) {
     d.wake_at = *next;
-    if (pending_ && !deferral_logged_ && (!due_ || *next < *due_)) {
+    if (pending_ && !deferral_logged_ && failures_ > 0) {
+      deferral_logged_ = true;
+      d.notes.push_back(
+          {log::Level::info, fmt::format("{}: renewals are failing; the retry at {} will use it",
+                                         trigger_name(*pending_), at_text(now, *next))});
+    } else if (pending_ && !deferral_logged_ && (!due_ || *next < *due_)) {
       deferral_logged_ = true;
       d.notes.push_back(
           {log::Level::info,
@@ -227,7 +234,8 @@ void Scheduler::evaluate(Decision& d, Now now) {
                                                 : Trigger::due;
   if (pending_) {
     const bool ready =
-        !last_trigger_start_ || *last_trigger_start_ + policy_.min_trigger_spacing <= now.steady;
+        failures_ == 0 &&
+        (!last_trigger_start_ || *last_trigger_start_ + policy_.min_trigger_spacing <= now.steady);
     if (ready) {
       why = *pending_;
       last_trigger_start_ = now.steady;

@@ -11,10 +11,11 @@
 //    fleet started in the same minute does not renew in waves forever (scripts/fleet-sim).
 //  - Credentials that arrive with less than `floor` of life left count as a failure.
 //  - A failure backs off (`failure`: about 1 s doubling to 60 s) and keeps the current outputs.
-//  - A new SVID certificate (not a bundle-only update) and SIGHUP trigger an exchange at once,
-//    also during a failure backoff. At most one exchange is in flight: triggers that arrive
-//    during one are coalesced into one more exchange after it, and exchanges caused by triggers
-//    are at least `min_trigger_spacing` apart (the deferral is logged).
+//  - A new SVID certificate (not a bundle-only update) and SIGHUP trigger an exchange at once.
+//    At most one exchange is in flight: triggers that arrive during one are coalesced into one
+//    more exchange after it, and exchanges caused by triggers are at least `min_trigger_spacing`
+//    apart (the deferral is logged). During a failure backoff they wait for the next retry,
+//    which uses the newest SVID: the backoff holds against a storm of rotations.
 //  - A lost Workload API stream is reopened with backoff (`reconnect`), reset by a message; a
 //    stream the agent rejects for good (workload_rejected) stops the daemon with exit 1.
 //  - SIGTERM/SIGINT stop with exit 0.

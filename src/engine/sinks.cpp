@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <system_error>
 
 #include "util/secret.hpp"
 #include "util/time.hpp"
@@ -18,7 +19,8 @@ Result<void> StdoutSink::deliver(const creds::Credentials& credentials) {
   const int err = errno;
   util::wipe(json);
   if (!written) {
-    Error e = make_error(errc::file, "cannot write the credentials to stdout");
+    Error e = make_error(errc::file, fmt::format("cannot write the credentials to stdout: {}",
+                                                 std::generic_category().message(err)));
     e.sys_errno = err;
     return e;
   }

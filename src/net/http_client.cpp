@@ -6,12 +6,17 @@
 #include <algorithm>
 
 #include "net/steps.hpp"
+#include "util/atomic_file.hpp"
+#include "util/text.hpp"
 
 namespace awh::net {
 namespace {
 
 namespace asio = boost::asio;
 using Clock = std::chrono::steady_clock;
+
+// A CA bundle larger than this is refused (the system's whole store is about 200 KiB).
+constexpr std::size_t kMaxCaBundle = 4 << 20;
 
 std::string describe(const Url& url) {
   return fmt::format("{}://{}", url.tls ? "https" : "http", url.host_header());
@@ -54,12 +59,21 @@ Result<std::unique_ptr<HttpClient>> HttpClient::create(ClientOptions options) {
                         fmt::format("cannot load the system trust store: {}", ec.message()));
     }
   } else {
-    client->ssl_.load_verify_file(client->options_.ca_bundle_path, ec);
+    // Read by us, not by OpenSSL's path API: a FIFO or a device there is refused unread, never
+    // opened in a way that blocks (util::read_file_if_exists).
+    const std::string& path = client->options_.ca_bundle_path;
+    auto pem = util::read_file_if_exists(path, kMaxCaBundle);
+    if (!pem || !*pem) {
+      return make_error(errc::invalid_input,
+                        fmt::format("cannot load CA bundle '{}': {}", util::escape_text(path),
+                                    pem ? "No such file or directory" : pem.error().message));
+    }
+    client->ssl_.add_certificate_authority(asio::buffer(**pem), ec);
     if (ec) {
       return make_error(errc::invalid_input,
                         fmt::format("cannot load CA bundle '{}': it must be a readable PEM file of "
                                     "CA certificates ({})",
-                                    client->options_.ca_bundle_path, ec.message()));
+                                    util::escape_text(path), ec.message()));
     }
   }
   return client;

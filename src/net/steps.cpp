@@ -1,5 +1,7 @@
 #include "net/steps.hpp"
 
+#include <string.h>
+
 #include <fmt/format.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -74,7 +76,20 @@ asio::awaitable<Result<HttpResponse>> exchange_over(Stream& stream, HttpRequest 
     co_return step_error("sending the request", ec);
   }
 
-  beast::flat_buffer buffer;
+  // The raw response (credentials in it) passes through this buffer: reserved up front so that
+  // a usual answer never reallocates (a freed copy would keep the bytes), and wiped whole.
+  struct WipedBuffer {
+    beast::flat_buffer buffer;
+    WipedBuffer() { buffer.reserve(64 * 1024); }
+    WipedBuffer(const WipedBuffer&) = delete;
+    WipedBuffer& operator=(const WipedBuffer&) = delete;
+    ~WipedBuffer() {
+      buffer.clear();
+      const auto all = buffer.prepare(buffer.capacity());
+      explicit_bzero(all.data(), all.size());
+    }
+  } wiped;
+  beast::flat_buffer& buffer = wiped.buffer;
   ResponseParser parser;
   parser.body_limit(max_body_bytes);
   if (auto [ec, n] = co_await http::async_read(stream, buffer, parser, kUseTuple); ec) {

@@ -67,6 +67,8 @@ Result<Url> parse_url(std::string_view text) {
     }
   }
   if (url.host.empty()) return bad("no host");
+  // RFC 1035 §2.3.4 (and RFC 1123 §2.1): a host name is at most 253 characters in text form.
+  if (url.host.size() > 253) return bad("the host name is longer than 253 characters");
   if (bracketed) {
     if (const auto ip = util::parse_ip(url.host); !ip || !ip->v6) {
       return bad("the bracketed host is not an IPv6 address");

@@ -1,5 +1,7 @@
 #include "spiffe/address.hpp"
 
+#include <sys/un.h>
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -7,13 +9,14 @@
 
 #include "util/ip.hpp"
 #include "util/strings.hpp"
+#include "util/text.hpp"
 
 namespace awh::spiffe {
 
 Result<std::string> workload_api_target(std::string_view address, std::string_view source) {
   auto bad = [&](std::string_view why) {
     return make_error(errc::usage, fmt::format("{}: '{}' is not a valid Workload API address: {}",
-                                               source, address, why));
+                                               source, util::escape_text(address, 256), why));
   };
   if (address.empty()) {
     return make_error(errc::usage,
@@ -36,6 +39,11 @@ Result<std::string> workload_api_target(std::string_view address, std::string_vi
       return bad("no user-info allowed");
     }
     if (rest.size() == 1) return bad("the socket path is empty");
+    // The path must fit sockaddr_un's sun_path with its NUL (unix(7)); gRPC would only log it.
+    if (rest.size() >= sizeof(sockaddr_un::sun_path)) {
+      return bad(fmt::format("the socket path is {} bytes long; a unix socket path has at most {}",
+                             rest.size(), sizeof(sockaddr_un::sun_path) - 1));
+    }
     return fmt::format("unix:{}", rest);
   }
   if (address.rfind("tcp://", 0) == 0) {

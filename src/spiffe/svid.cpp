@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "util/time.hpp"
+
 namespace awh::spiffe {
 namespace {
 
@@ -111,7 +113,25 @@ Result<X509Svid> parse_x509_svid(const RawX509Svid& raw) {
     return fail("the leaf certificate has no usable serial number");
   }
   svid.not_after = crypto::not_after(leaf);
+  svid.not_before = crypto::not_before(leaf);
+  svid.is_ca = crypto::is_ca(leaf);
   return svid;
+}
+
+Result<void> check_signing_leaf(const X509Svid& svid, std::chrono::system_clock::time_point now) {
+  const auto fail = [&](std::string why) {
+    return make_error(errc::invalid_input,
+                      fmt::format("the X.509-SVID {} (serial {}) {}; not signing with it",
+                                  svid.spiffe_id, svid.serial_decimal, why));
+  };
+  if (svid.is_ca) return fail("is a CA certificate (basicConstraints CA:TRUE)");
+  if (now >= svid.not_after) {
+    return fail(fmt::format("expired at {}", util::format_rfc3339(svid.not_after)));
+  }
+  if (now < svid.not_before) {
+    return fail(fmt::format("is not valid before {}", util::format_rfc3339(svid.not_before)));
+  }
+  return {};
 }
 
 Result<std::size_t> select_svid(const std::vector<RawX509Svid>& svids, const Selector& selector) {

@@ -39,6 +39,8 @@ struct X509Svid {
   crypto::KeyType key_type = crypto::KeyType::rsa;
   std::string serial_decimal;
   std::chrono::system_clock::time_point not_after;
+  std::chrono::system_clock::time_point not_before{};
+  bool is_ca = false;  // basicConstraints CA:TRUE: never an SVID (X509-SVID §4.1)
 };
 
 struct Selector {
@@ -58,5 +60,9 @@ Result<std::size_t> select_svid(const std::vector<RawX509Svid>& svids, const Sel
 Result<std::size_t> select_jwt_svid(const std::vector<RawJwtSvid>& svids, const Selector& selector);
 
 bool valid_spiffe_id(std::string_view id);
+
+// Before signing with it: the leaf must be valid at `now` and not a CA certificate (X509-SVID
+// §4.1: leaf SVIDs set CA to false). errc::invalid_input naming what is wrong.
+Result<void> check_signing_leaf(const X509Svid& svid, std::chrono::system_clock::time_point now);
 
 }  // namespace awh::spiffe

@@ -86,12 +86,19 @@ Error map_grpc_status(int grpc_code, std::string_view peer_message, std::string_
               "the Workload API at {} rejected the request: {} ({})", target, message,
               code == grpc::StatusCode::INVALID_ARGUMENT ? "INVALID_ARGUMENT" : "UNIMPLEMENTED"));
       break;
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+      // A message over the size limit: the agent would send the same again, so don't retry.
+      e = make_error(errc::workload_rejected,
+                     fmt::format("the Workload API at {} sent more than we accept: {} "
+                                 "(RESOURCE_EXHAUSTED)",
+                                 target, message));
+      break;
     case grpc::StatusCode::CANCELLED:
       e = make_error(errc::workload_unavailable,
                      fmt::format("the call to the Workload API at {} was cancelled", target));
       break;
     default:
-      // INTERNAL, UNKNOWN, RESOURCE_EXHAUSTED...: the agent had a problem; try again later.
+      // INTERNAL, UNKNOWN...: the agent had a problem; try again later.
       e = make_error(errc::workload_unavailable,
                      fmt::format("the Workload API at {} failed: {} (gRPC code {})", target,
                                  message, grpc_code));
@@ -178,6 +185,8 @@ class X509Reactor final : public grpc::ClientReadReactor<X509SVIDResponse>,
         box->event.notify();
       }
     });
+    // The message's copy of the keys: wiped before the next read reuses (or frees) it.
+    for (auto& s : *response_.mutable_svids()) util::wipe(*s.mutable_x509_svid_key());
     StartRead(&response_);
   }
 

@@ -202,6 +202,13 @@ TEST_CASE("stream: the end of a stream is an error with its class and gRPC statu
     check_error(r, errc::workload_rejected, kInvalidArgument);
     CHECK_FALSE(r.error().retryable());
   }
+  SUBCASE("RESOURCE_EXHAUSTED (a message over the size limit) is rejected, not retryable") {
+    f.api.end_streams(grpc::StatusCode::RESOURCE_EXHAUSTED, "Received message larger than max");
+    const X509Result r = f.run(stream->next());
+    check_error(r, errc::workload_rejected, static_cast<int>(grpc::StatusCode::RESOURCE_EXHAUSTED));
+    CHECK_FALSE(r.error().retryable());
+    CHECK(r.error().message.find("RESOURCE_EXHAUSTED") != std::string::npos);
+  }
   SUBCASE("losing the identity (PERMISSION_DENIED) is retryable") {
     f.api.set_no_identity(true);
     const X509Result r = f.run(stream->next());

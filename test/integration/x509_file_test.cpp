@@ -166,8 +166,8 @@ TEST_CASE("x509-credential-file-oneshot sets the profile's keys and keeps every 
   CHECK(r.err.find("wrote credentials") != std::string::npos);
   CHECK(r.err.find(c.secret_key) == std::string::npos);
   CHECK(r.err.find(c.token) == std::string::npos);
-  CHECK(dir_entries(f.dir.path()) ==
-        std::vector<std::string>{"agent.sock", "credentials"});  // no temp files
+  CHECK(dir_entries(f.dir.path()) == std::vector<std::string>{".credentials.lock", "agent.sock",
+                                                              "credentials"});  // no temp files
 
   SUBCASE("--profile writes another profile; the first stays as it was") {
     const std::string before = read_file(path);
@@ -235,7 +235,59 @@ TEST_CASE(
     REQUIRE(r.exit_code == 0);
     CHECK(read_file(path) == only_profile("p", issued(standin).back()));
   }
-  CHECK(dir_entries(f.dir.path()) == std::vector<std::string>{"agent.sock", "credentials"});
+  CHECK(dir_entries(f.dir.path()) ==
+        std::vector<std::string>{".credentials.lock", "agent.sock", "credentials"});
+}
+
+TEST_CASE("hostile credentials paths are refused at start-up, before any exchange") {
+  if (geteuid() != 0) {
+    MESSAGE("skipped (not root, can't create files of another user)");
+    return;
+  }
+  Fixture f;
+  f.serve();
+  StandIn standin(f.pki.root_pem());
+  const std::string victim = f.dir.file("victim.sh");
+  write_file(victim, "#!/bin/sh\n");
+  REQUIRE(chmod(victim.c_str(), 0755) == 0);
+  const std::string link = f.dir.file("credentials");
+  REQUIRE(symlink(victim.c_str(), link.c_str()) == 0);
+  REQUIRE(lchown(link.c_str(), 65534, 65534) == 0);
+  for (const char* command : {"x509-credential-file-oneshot", "x509-credential-file"}) {
+    CAPTURE(command);
+    for (const char* flag : {"--replace", "--force"}) {
+      auto r =
+          run(f.args(standin, {"--aws-credentials-path", link, flag}, command), {}, seconds(30));
+      check_failure(r, "symlink " + link + " is owned by uid 65534");
+    }
+  }
+  CHECK(read_file(victim) == "#!/bin/sh\n");
+  CHECK(mode_of(victim) == 0755);
+
+  // A 0666 file another user pre-created: refused; --force replaces it with a file of ours.
+  const std::string theirs = f.dir.file("theirs");
+  write_file(theirs, fill("K", "S", "T"));
+  REQUIRE(chmod(theirs.c_str(), 0666) == 0);
+  REQUIRE(chown(theirs.c_str(), 65534, 65534) == 0);
+  auto r = run(f.args(standin, {"--aws-credentials-path", theirs}, "x509-credential-file-oneshot"));
+  check_failure(r, "is owned by uid 65534");
+  CHECK(standin.records().empty());
+  r = run(f.args(standin, {"--aws-credentials-path", theirs, "--force"},
+                 "x509-credential-file-oneshot"));
+  CAPTURE(r.err);
+  REQUIRE(r.exit_code == 0);
+  struct stat st {};
+  REQUIRE(stat(theirs.c_str(), &st) == 0);
+  CHECK(st.st_uid == 0u);
+  CHECK((st.st_mode & 07777) == 0600);
+  CHECK(read_file(theirs) == only_profile("default", issued(standin).back()));
+
+  // A FIFO target fails at once; the daemon does not hang on it.
+  const std::string fifo = f.dir.file("fifo");
+  REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);
+  r = run(f.args(standin, {"--aws-credentials-path", fifo}, "x509-credential-file"), {},
+          seconds(10));
+  check_failure(r, "is a FIFO, not a regular file");
 }
 
 TEST_CASE("a directory we can't write to is a clear error, before any exchange") {
@@ -357,9 +409,9 @@ TEST_CASE("the daemon renews at half-life; a concurrent botocore reader never se
   // Neighbours are byte-identical; the profile holds the last set.
   CHECK(read_file(path) == fill(sets.back().access_key, sets.back().secret_key, sets.back().token));
   CHECK(mode_of(path) == 0640);  // as it was
-  CHECK(dir_entries(f.dir.path()) == std::vector<std::string>{"agent.sock", "credentials",
-                                                              "daemon.log", "reader.json",
-                                                              "stop-reader"});
+  CHECK(dir_entries(f.dir.path()) == std::vector<std::string>{".credentials.lock", "agent.sock",
+                                                              "credentials", "daemon.log",
+                                                              "reader.json", "stop-reader"});
 
   // The log tells each renewal and the outage, and no secret.
   CHECK(log.find("renewed profile [default]") != std::string::npos);
@@ -414,6 +466,44 @@ TEST_CASE("the daemon renews on a new certificate and on SIGHUP, not on a bundle
     REQUIRE(eventually(
         [&] { return read_file(path) == only_profile("default", issued(standin).back()); },
         seconds(2)));
+  }
+  daemon.child().signal(SIGINT);
+  CHECK(daemon.child().wait(seconds(5)) == 0);
+}
+
+TEST_CASE("storms of rotations and SIGHUPs are coalesced (--min-renew-interval)") {
+  Fixture f;
+  f.serve(KeyKind::p256);
+  StandIn standin(f.pki.root_pem());
+  const std::string path = f.dir.file("credentials");
+  Daemon daemon(f.args(standin, {"--aws-credentials-path", path, "--min-renew-interval", "2"},
+                       "x509-credential-file"),
+                f.dir.file("daemon.log"));
+  REQUIRE_MESSAGE(eventually([&] { return issued(standin).size() == 1; }, seconds(20)),
+                  daemon.log());
+  SUBCASE("a new certificate every 100 ms for 3 s") {
+    for (int i = 0; i < 30; ++i) {
+      f.serve(KeyKind::p256);
+      std::this_thread::sleep_for(milliseconds(100));
+    }
+    std::this_thread::sleep_for(milliseconds(1500));
+    // At once, 2 s later, and 2 s after that for the last ones: never one per rotation.
+    const auto n = issued(standin).size() - 1;
+    CAPTURE(daemon.log());
+    CHECK(n >= 2);
+    CHECK(n <= 3);
+    CHECK(daemon.log().find("at least 2.0s apart") != std::string::npos);
+  }
+  SUBCASE("50 SIGHUPs in a second") {
+    for (int i = 0; i < 50; ++i) {
+      daemon.child().signal(SIGHUP);
+      std::this_thread::sleep_for(milliseconds(20));
+    }
+    std::this_thread::sleep_for(milliseconds(500));
+    const auto n = issued(standin).size() - 1;
+    CAPTURE(daemon.log());
+    CHECK(n >= 1);
+    CHECK(n <= 2);
   }
   daemon.child().signal(SIGINT);
   CHECK(daemon.child().wait(seconds(5)) == 0);

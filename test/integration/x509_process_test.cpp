@@ -2,7 +2,15 @@
 // Workload API and the Python Roles Anywhere stand-in, which verifies every request on its own.
 #include <doctest/doctest.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <filesystem>
+#include <map>
+#include <regex>
+
+#include <fmt/format.h>
 #include <optional>
 
 #include <boost/json/serialize.hpp>
@@ -247,6 +255,42 @@ TEST_CASE("Roles Anywhere failures give a clear error, a non-zero exit and an em
   }
 }
 
+TEST_CASE("an unusable Expiration is an error before any output, in every mode") {
+  Fixture f;
+  f.serve();
+  const std::string path = f.dir.file("credentials");
+  for (const auto& [extra, needle] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{"--lifetime", "-10"}, "is already past"},
+           {{"--lifetime", "30"}, "less than 60 s from now"},
+           {{"--expiration", "tomorrow"}, "'tomorrow' is not an RFC 3339 time"}}) {
+    CAPTURE(needle);
+    StandIn standin(f.pki.root_pem(), {extra});
+    check_failure(run(f.args(standin)), needle);
+    check_failure(
+        run(f.args(standin, {"--aws-credentials-path", path}, "x509-credential-file-oneshot")),
+        needle);
+    CHECK_FALSE(std::filesystem::exists(path));
+    CHECK(standin.records().size() == 2);
+  }
+  // The daemon may use short-lived credentials, but never expired ones.
+  StandIn past(f.pki.root_pem(), {{"--lifetime", "-10"}});
+  const std::string log = f.dir.file("daemon.log");
+  Child daemon(f.args(past, {"--aws-credentials-path", path}, "x509-credential-file"), {}, log);
+  REQUIRE(eventually([&] { return read_file(log).find("already past") != std::string::npos; },
+                     seconds(15)));
+  CHECK_FALSE(std::filesystem::exists(path));
+}
+
+TEST_CASE("an SVID whose leaf has expired is refused before signing") {
+  Fixture f;
+  auto issued = f.pki.issue("spiffe://example.org/workload", KeyKind::p256, true, seconds(-30));
+  f.agent.set_svids(
+      {{issued.spiffe_id, issued.chain_der, issued.key_pkcs8_der, f.pki.root_der(), ""}});
+  StandIn standin(f.pki.root_pem());
+  check_failure(run(f.args(standin)), "expired at");
+  CHECK(standin.records().empty());  // never signed, never sent
+}
+
 TEST_CASE("TLS: an untrusted server certificate fails; the CA bundle can come from AWS_CA_BUNDLE") {
   Fixture f;
   f.serve();
@@ -273,6 +317,19 @@ TEST_CASE("TLS: an untrusted server certificate fails; the CA bundle can come fr
   SUBCASE("an unreadable CA bundle is a clear error") {
     set_flag(a, "--ca-bundle", f.dir.file("no-such.pem"));
     check_failure(run(a), "cannot load CA bundle");
+  }
+  SUBCASE("a FIFO or a device as CA bundle is refused, not read") {
+    const std::string fifo = f.dir.file("fifo.pem");
+    REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);
+    set_flag(a, "--ca-bundle", fifo);
+    auto r = run(a, {}, seconds(10));
+    check_failure(r, "is a FIFO, not a regular file");
+    CHECK(r.elapsed < seconds(5));
+    set_flag(a, "--ca-bundle", "/dev/zero");
+    r = run(a, {}, seconds(10));
+    check_failure(r, "is a character device, not a regular file");
+    CHECK(r.elapsed < seconds(5));
+    CHECK(standin.records().empty());
   }
 }
 
@@ -315,6 +372,104 @@ TEST_CASE("secrets never reach stderr, even at debug level") {
     pos = nl == std::string::npos ? json.err.size() : nl + 1;
   }
   CHECK(lines >= 2);
+}
+
+namespace {
+
+// gpr_dump's hex form ("30 81 87 ..."), as gRPC's tcp trace prints the bytes it reads.
+std::string hex_dump(std::string_view bytes) {
+  std::string out;
+  for (unsigned char c : bytes) out += fmt::format("{}{:02x}", out.empty() ? "" : " ", c);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("gRPC's transport trace is off unless --allow-grpc-trace: no key bytes on stderr") {
+  Fixture f;
+  const auto issued = f.serve(KeyKind::p256, true);
+  StandIn standin(f.pki.root_pem());
+  const std::map<std::string, std::string> env{{"GRPC_TRACE", "tcp,http"},
+                                               {"GRPC_VERBOSITY", "DEBUG"}};
+  // The private scalar of the PKCS#8 key, in the trace's hex form.
+  const std::string key_hex = hex_dump(issued.key_pkcs8_der.substr(40, 12));
+  auto r = run(f.args(standin), env);
+  CAPTURE(r.err.substr(0, 2000));
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.err.find(key_hex) == std::string::npos);
+  CHECK(r.err.find(".cc:") == std::string::npos);  // no gRPC log line at all
+  CHECK(r.err.find("GRPC_TRACE is ignored") != std::string::npos);
+
+  // The check can see a trace: with the flag, gRPC traces the transport.
+  auto traced = run(f.args(standin, {"--allow-grpc-trace"}), env);
+  REQUIRE(traced.exit_code == 0);
+  CHECK(traced.err.find(".cc:") != std::string::npos);
+}
+
+TEST_CASE("a broken stdout pipe ends with exit 1 and one line, not SIGPIPE") {
+  Fixture f;
+  f.serve();
+  StandIn standin(f.pki.root_pem());
+  // stdout is a pipe whose reader is gone; Python restores SIGPIPE's default in the child.
+  std::vector<std::string> argv{
+      "python3", "-c",
+      "import os, subprocess, sys\n"
+      "r, w = os.pipe(); os.close(r)\n"
+      "p = subprocess.run(sys.argv[1:], stdout=w, stderr=subprocess.PIPE)\n"
+      "sys.stderr.write(p.stderr.decode())\n"
+      "sys.exit(p.returncode if p.returncode >= 0 else 128 - p.returncode)\n"};
+  for (const auto& a : f.args(standin)) argv.push_back(a);
+  auto r = run(argv);
+  CAPTURE(r.err);
+  CHECK(r.exit_code == 1);
+  CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+  CHECK(r.err.find("cannot write the credentials to stdout: Broken pipe") != std::string::npos);
+}
+
+TEST_CASE("the daemon is not dumpable and has no core limit, unless --allow-core-dumps") {
+  if (geteuid() != 0) {
+    MESSAGE("skipped (not root: the daemon must run as another user to tell dumpable apart)");
+    return;
+  }
+  // A non-dumpable process's /proc/<pid> files belong to root; a dumpable one's to its user.
+  TempDir dir;
+  REQUIRE(chmod(dir.path().c_str(), 0755) == 0);
+  const std::string out = dir.file("out");
+  REQUIRE(mkdir(out.c_str(), 0700) == 0);
+  REQUIRE(chown(out.c_str(), 65534, 65534) == 0);
+  for (bool allow : {false, true}) {
+    CAPTURE(allow);
+    std::vector<std::string> argv{"setpriv",
+                                  "--reuid=65534",
+                                  "--regid=65534",
+                                  "--clear-groups",
+                                  binary_path(),
+                                  "x509-credential-file",
+                                  "--trust-anchor-arn",
+                                  kTrustAnchorArn,
+                                  "--profile-arn",
+                                  kProfileArn,
+                                  "--role-arn",
+                                  kRoleArn,
+                                  "--workload-api-addr",
+                                  "unix://" + dir.file("no-agent.sock"),
+                                  "--aws-credentials-path",
+                                  out + "/credentials"};
+    if (allow) argv.push_back("--allow-core-dumps");
+    const std::string log = dir.file(allow ? "allow.log" : "deny.log");
+    Child daemon(argv, {}, log);
+    REQUIRE(eventually([&] { return read_file(log).find("keeping") != std::string::npos; },
+                       seconds(10)));
+    const std::string proc = "/proc/" + std::to_string(daemon.pid());
+    struct stat st {};
+    REQUIRE(stat((proc + "/status").c_str(), &st) == 0);
+    CHECK(st.st_uid == (allow ? 65534u : 0u));
+    if (!allow) {  // with the flag, the limit is whatever the test runner's was
+      const std::string limits = read_file(proc + "/limits");
+      CHECK(std::regex_search(limits, std::regex("Max core file size +0 +0 ")));
+    }
+    CHECK(daemon.stop() == 0);
+  }
 }
 
 TEST_CASE("bad command lines: exit 2, the flag named, nothing on stdout, no network I/O") {

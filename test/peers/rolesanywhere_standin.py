@@ -647,6 +647,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
         seconds = srv.args.lifetime if srv.args.lifetime is not None else info["duration"] or 3600
         credentials = issue_credentials(now + dt.timedelta(seconds=seconds))
+        if srv.args.expiration is not None:
+            credentials["expiration"] = srv.args.expiration
         if mode == "missing-fields":
             del credentials["sessionToken"]
         doc = session_document(info, srv.config.region, credentials)
@@ -745,6 +747,8 @@ def parse_args(argv=None):
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--lifetime", type=int, default=None,
                    help="credential lifetime in seconds (default: the requested duration)")
+    p.add_argument("--expiration", default=None,
+                   help="answer this Expiration text verbatim (e.g. an unparseable one)")
     p.add_argument("--max-skew", type=int, default=300)
     p.add_argument("--fail", default="",
                    help="comma list of faults for the first valid requests: an HTTP status "

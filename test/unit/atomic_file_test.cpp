@@ -2,14 +2,22 @@
 
 #include <cerrno>
 
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
+#include <map>
+#include <optional>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -139,24 +147,18 @@ TEST_CASE("missing parent directories are created 0700, whatever the umask") {
   }
 }
 
-TEST_CASE("an existing file keeps its mode (and, as root, its owner) and gets the new contents") {
+TEST_CASE("an existing file of ours keeps a safe mode and gets the new contents") {
   TempDir dir;
   const std::string path = dir / "credentials";
   spit(path, "old contents that are longer than the new ones");
   REQUIRE(::chmod(path.c_str(), 0640) == 0);
-  if (is_root()) REQUIRE(::chown(path.c_str(), 4242, 4243) == 0);
 
   REQUIRE(failure(write_file_atomically(path, "new")) == "");
   CHECK(slurp(path) == "new");
   CHECK(mode_of(path) == 0640);
-  if (is_root()) {
-    struct stat st {};
-    REQUIRE(::stat(path.c_str(), &st) == 0);
-    CHECK(st.st_uid == 4242u);
-    CHECK(st.st_gid == 4243u);
-  } else {
-    MESSAGE("not root: owner preservation (root only) not checked");
-  }
+  struct stat st {};
+  REQUIRE(::stat(path.c_str(), &st) == 0);
+  CHECK(st.st_uid == ::geteuid());
   CHECK(leftovers(dir.path()).empty());
 }
 
@@ -403,4 +405,310 @@ TEST_CASE("a concurrent reader sees the old file or the new one, never a mix") {
   CHECK(reads > 0);
   CHECK(slurp(path) == small);
   CHECK(leftovers(dir.path()).empty());
+}
+
+// ---- Hostile paths (README, "How it is written"). Many need root to give files to another user:
+// they run as root here and print why they are skipped otherwise.
+
+namespace {
+
+constexpr uid_t kOtherUid = 65534;  // "nobody"
+
+bool need_root(const char* what) {
+  if (is_root()) return true;
+  MESSAGE("skipped (not root, can't create files of another user): ", what);
+  return false;
+}
+
+uid_t owner_of(const std::string& path) {
+  struct stat st {};
+  REQUIRE(::lstat(path.c_str(), &st) == 0);
+  return st.st_uid;
+}
+
+// Runs `f` in a child process and reports whether it finished within `limit` (a call that
+// blocks forever would otherwise hang the test run); the child's exit code is f()'s.
+std::optional<int> in_child(const std::function<int()>& f, std::chrono::milliseconds limit) {
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) ::_exit(f());
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  int status = 0;
+  while (::waitpid(pid, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() >= deadline) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      return std::nullopt;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+}  // namespace
+
+TEST_CASE("a symlink planted by another user is never followed, at the target or a parent") {
+  if (!need_root("symlinks owned by another user")) return;
+  TempDir dir;
+  const std::string victim = dir / "victim";
+  spit(victim, "root's file");
+  REQUIRE(::chmod(victim.c_str(), 0755) == 0);
+
+  SUBCASE("at the target") {
+    const std::string link = dir / "credentials";
+    REQUIRE(::symlink(victim.c_str(), link.c_str()) == 0);
+    REQUIRE(::lchown(link.c_str(), kOtherUid, kOtherUid) == 0);
+    const auto r = write_file_atomically(link, "secret");
+    REQUIRE_FALSE(r.has_value());
+    CHECK(contains(r.error().message, "symlink " + link + " is owned by uid 65534"));
+    CHECK(contains(r.error().message, "(the file was not changed)"));
+    CHECK(fs::is_symlink(link));
+    CHECK_FALSE(prepare_directory(link).has_value());
+  }
+  SUBCASE("at a parent directory") {
+    const std::string real = dir / "real";
+    REQUIRE(fs::create_directory(real));
+    const std::string link = dir / "aws";
+    REQUIRE(::symlink(real.c_str(), link.c_str()) == 0);
+    REQUIRE(::lchown(link.c_str(), kOtherUid, kOtherUid) == 0);
+    const auto r = write_file_atomically(link + "/credentials", "secret");
+    REQUIRE_FALSE(r.has_value());
+    CHECK(contains(r.error().message, "symlink " + link + " is owned by uid 65534"));
+    CHECK_FALSE(fs::exists(real + "/credentials"));
+  }
+  SUBCASE("our symlink to a file of another user") {
+    const std::string theirs = dir / "theirs";
+    spit(theirs, "their file");
+    REQUIRE(::chown(theirs.c_str(), kOtherUid, kOtherUid) == 0);
+    const std::string link = dir / "credentials";
+    REQUIRE(::symlink(theirs.c_str(), link.c_str()) == 0);
+    const auto r = write_file_atomically(link, "secret");
+    REQUIRE_FALSE(r.has_value());
+    CHECK(contains(r.error().message, "owned by uid 65534"));
+    CHECK(slurp(theirs) == "their file");
+  }
+  CHECK(slurp(victim) == "root's file");
+  CHECK(mode_of(victim) == 0755);
+}
+
+TEST_CASE("a file another user pre-created is refused, or replaced by a new file of ours") {
+  if (!need_root("a file owned by another user")) return;
+  TempDir dir;
+  const std::string path = dir / "credentials";
+  spit(path, "[other]\nkey = theirs\n");
+  REQUIRE(::chmod(path.c_str(), 0666) == 0);
+  REQUIRE(::chown(path.c_str(), kOtherUid, kOtherUid) == 0);
+
+  const auto r = write_file_atomically(path, "secret");
+  REQUIRE_FALSE(r.has_value());
+  CHECK(contains(r.error().message, "is owned by uid 65534"));
+  CHECK(slurp(path) == "[other]\nkey = theirs\n");
+  CHECK_FALSE(prepare_directory(path).has_value());
+
+  AtomicWriteOptions force;
+  force.replace_foreign = true;
+  REQUIRE(failure(prepare_directory(path, force)) == "");
+  bool saw_existing = true;
+  REQUIRE(
+      failure(awh::util::update_file_atomically(
+          path,
+          [&](std::optional<std::string_view> existing) -> awh::Result<awh::util::SecretString> {
+            saw_existing = existing.has_value();
+            return awh::util::SecretString("secret");
+          },
+          force)) == "");
+  CHECK_FALSE(saw_existing);  // its contents are not ours to keep
+  CHECK(slurp(path) == "secret");
+  CHECK(owner_of(path) == ::geteuid());
+  CHECK(mode_of(path) == 0600);
+}
+
+TEST_CASE("an existing file's mode is kept only without world access or group write") {
+  TempDir dir;
+  const std::string path = dir / "credentials";
+  for (const auto& [before, after] : std::vector<std::pair<mode_t, mode_t>>{{0600, 0600},
+                                                                            {0640, 0640},
+                                                                            {0400, 0400},
+                                                                            {0644, 0640},
+                                                                            {0660, 0640},
+                                                                            {0666, 0640},
+                                                                            {0604, 0600},
+                                                                            {0777, 0640},
+                                                                            {04750, 0750}}) {
+    CAPTURE(before);
+    spit(path, "x");
+    REQUIRE(::chmod(path.c_str(), before) == 0);
+    REQUIRE(failure(write_file_atomically(path, "y")) == "");
+    CHECK(mode_of(path) == after);
+  }
+}
+
+TEST_CASE("non-regular targets are refused and never opened in a blocking way") {
+  TempDir dir;
+  SUBCASE("a symlink to a character device (/dev/null)") {
+    const std::string link = dir / "credentials";
+    REQUIRE(::symlink("/dev/null", link.c_str()) == 0);
+    const auto r = write_file_atomically(link, "secret");
+    REQUIRE_FALSE(r.has_value());
+    CHECK(contains(r.error().message, "/dev/null is a character device, not a regular file"));
+    CHECK_FALSE(prepare_directory(link).has_value());
+    struct stat st {};
+    REQUIRE(::stat("/dev/null", &st) == 0);
+    CHECK(S_ISCHR(st.st_mode));
+  }
+  SUBCASE("a FIFO: refused at once, for writing and for reading") {
+    const std::string fifo = dir / "credentials";
+    REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+    const auto code = in_child(
+        [&] {
+          const auto w = write_file_atomically(fifo, "secret");
+          const auto p = prepare_directory(fifo);
+          const auto r = read_file_if_exists(fifo);
+          const bool ok = !w && contains(w.error().message, "is a FIFO, not a regular file") &&
+                          !p && !r && contains(r.error().message, "a FIFO");
+          return ok ? 0 : 1;
+        },
+        std::chrono::seconds(5));
+    REQUIRE_MESSAGE(code.has_value(), "the writer blocked on a FIFO");
+    CHECK(*code == 0);
+  }
+  SUBCASE("a directory") {
+    const std::string sub = dir / "sub";
+    REQUIRE(fs::create_directory(sub));
+    const auto r = prepare_directory(sub);
+    REQUIRE_FALSE(r.has_value());
+    CHECK(contains(r.error().message, "is a directory, not a regular file"));
+  }
+}
+
+TEST_CASE("directories writable by other users are refused unless sticky") {
+  TempDir dir;
+  const std::string open_dir = dir / "open";
+  REQUIRE(fs::create_directory(open_dir));
+  REQUIRE(::chmod(open_dir.c_str(), 0777) == 0);
+  const auto r = write_file_atomically(open_dir + "/credentials", "secret");
+  REQUIRE_FALSE(r.has_value());
+  CHECK(contains(r.error().message, "directory " + open_dir + " is writable by other users"));
+  CHECK_FALSE(fs::exists(open_dir + "/credentials"));
+  // Also higher up the path.
+  CHECK_FALSE(write_file_atomically(open_dir + "/a/credentials", "secret").has_value());
+  CHECK_FALSE(fs::exists(open_dir + "/a"));
+
+  const std::string sticky = dir / "sticky";
+  REQUIRE(fs::create_directory(sticky));
+  REQUIRE(::chmod(sticky.c_str(), 01777) == 0);
+  REQUIRE(failure(write_file_atomically(sticky + "/credentials", "secret")) == "");
+  CHECK(slurp(sticky + "/credentials") == "secret");
+  if (need_root("a file of another user in a sticky directory")) {
+    const std::string theirs = sticky + "/theirs";
+    spit(theirs, "x");
+    REQUIRE(::chown(theirs.c_str(), kOtherUid, kOtherUid) == 0);
+    CHECK_FALSE(write_file_atomically(theirs, "secret").has_value());
+    CHECK(slurp(theirs) == "x");
+  }
+  if (need_root("a directory owned by another user")) {
+    const std::string others = dir / "others";
+    REQUIRE(fs::create_directory(others));
+    REQUIRE(::chown(others.c_str(), kOtherUid, kOtherUid) == 0);
+    const auto o = write_file_atomically(others + "/credentials", "secret");
+    REQUIRE_FALSE(o.has_value());
+    CHECK(contains(o.error().message, "directory " + others + " is owned by uid 65534"));
+  }
+}
+
+TEST_CASE("temp files of a killed run are removed by the next write") {
+  TempDir dir;
+  const std::string path = dir / "credentials";
+  const std::string stale = dir / ".credentials.tmp-0123456789abcdef";
+  spit(stale, "half a secret");
+  const std::string unrelated = dir / ".other.tmp-0123456789abcdef";
+  spit(unrelated, "not ours to clean");
+  REQUIRE(failure(write_file_atomically(path, "secret")) == "");
+  CHECK_FALSE(fs::exists(stale));
+  CHECK(fs::exists(unrelated));
+  CHECK(slurp(path) == "secret");
+
+  // The next write of a file with a wider final mode leaves no temp file of its own either.
+  REQUIRE(::chmod(path.c_str(), 0640) == 0);
+  REQUIRE(failure(write_file_atomically(path, "again")) == "");
+  CHECK(mode_of(path) == 0640);
+  CHECK(leftovers(dir.path()) == std::vector<std::string>{unrelated});
+}
+
+TEST_CASE("two writers on one file never lose an update") {
+  TempDir dir;
+  const std::string path = dir / "credentials";
+  // Each writer keeps its own counter line in the file; a lost update resets the other's.
+  const auto bump = [&](const std::string& key) {
+    return awh::util::update_file_atomically(
+        path,
+        [&](std::optional<std::string_view> existing) -> awh::Result<awh::util::SecretString> {
+          std::map<std::string, int> counts;
+          std::string text(existing.value_or(""));
+          std::istringstream in(text);
+          std::string k;
+          int v = 0;
+          while (in >> k >> v) counts[k] = v;
+          ++counts[key];
+          std::string out;
+          for (const auto& [name, n] : counts) out += name + " " + std::to_string(n) + "\n";
+          return awh::util::SecretString(out);
+        });
+  };
+  constexpr int kRounds = 150;
+  std::atomic<int> failures{0};
+  std::thread a([&] {
+    for (int i = 0; i < kRounds; ++i)
+      if (!bump("a")) ++failures;
+  });
+  std::thread b([&] {
+    for (int i = 0; i < kRounds; ++i)
+      if (!bump("b")) ++failures;
+  });
+  a.join();
+  b.join();
+  CHECK(failures == 0);
+  CHECK(slurp(path) == "a " + std::to_string(kRounds) + "\nb " + std::to_string(kRounds) + "\n");
+  CHECK(leftovers(dir.path()).empty());
+}
+
+TEST_CASE("the writer lock is waited for, boundedly") {
+  TempDir dir;
+  const std::string path = dir / "credentials";
+  REQUIRE(failure(write_file_atomically(path, "first")) == "");
+  const int held = ::open((dir / ".credentials.lock").c_str(), O_RDWR | O_CLOEXEC);
+  REQUIRE(held >= 0);
+  REQUIRE(::flock(held, LOCK_EX) == 0);
+  AtomicWriteOptions options;
+  options.lock_wait = std::chrono::milliseconds(200);
+  const auto started = std::chrono::steady_clock::now();
+  const auto r = write_file_atomically(path, "second", options);
+  const auto took = std::chrono::steady_clock::now() - started;
+  ::close(held);
+  REQUIRE_FALSE(r.has_value());
+  CHECK(contains(r.error().message, "another writer has held the lock"));
+  CHECK(took >= std::chrono::milliseconds(200));
+  CHECK(took < std::chrono::seconds(2));
+  CHECK(slurp(path) == "first");
+  REQUIRE(failure(write_file_atomically(path, "second", options)) == "");
+}
+
+TEST_CASE("shared_directory_ok (serve's token on an emptyDir) accepts a world-writable directory") {
+  TempDir dir;
+  const std::string shared = dir / "shared";
+  REQUIRE(fs::create_directory(shared));
+  REQUIRE(::chmod(shared.c_str(), 0777) == 0);
+  AtomicWriteOptions options;
+  options.shared_directory_ok = true;
+  options.keep_existing_mode = false;
+  REQUIRE(failure(write_file_atomically(shared + "/token", "t", options)) == "");
+  CHECK(mode_of(shared + "/token") == 0600);
+  CHECK_FALSE(write_file_atomically(shared + "/other", "t").has_value());  // not without it
+  if (need_root("a symlink of another user in the shared directory")) {
+    const std::string link = shared + "/planted";
+    REQUIRE(::symlink((dir / "victim").c_str(), link.c_str()) == 0);
+    REQUIRE(::lchown(link.c_str(), kOtherUid, kOtherUid) == 0);
+    CHECK_FALSE(write_file_atomically(link, "t", options).has_value());
+    CHECK_FALSE(fs::exists(dir / "victim"));
+  }
 }

@@ -571,6 +571,99 @@ TEST_CASE("--exit-code-compat go: usage errors exit 1, like the Go tool") {
   check_usage_error(parse(base({"--exit-code-compat", "rust"})), "--exit-code-compat");
   o = parse(base({"--exit-code-compat", "go"}));
   CHECK(o.plan.has_value());
+
+TEST_CASE("every flag value has a length limit, checked before anything else") {
+  const std::string arn_tail(2100, 'a');
+  for (const auto& [flag, max] :
+       std::vector<std::pair<std::string, std::size_t>>{{"--trust-anchor-arn", 2048},
+                                                        {"--role-arn", 2048},
+                                                        {"--role-session-name", 64},
+                                                        {"--hint", 256},
+                                                        {"--spiffe-id", 2048},
+                                                        {"--ca-bundle", 4096},
+                                                        {"--workload-api-addr", 4096},
+                                                        {"--endpoint", 2048},
+                                                        {"--region", 64},
+                                                        {"--timeout", 16}}) {
+    CAPTURE(flag);
+    const std::string value(max + 1, 'a');
+    const auto o = parse(base({flag, value}));
+    check_usage_error(o, flag + ": the value is " + std::to_string(max + 1) +
+                             " bytes long; at most " + std::to_string(max));
+    CHECK(o.err.size() < 300);  // the value itself is not echoed
+  }
+  // At the limit, the flag's own check decides (here: a valid hint).
+  CHECK(parse(base({"--hint", std::string(256, 'h')})).plan.has_value());
+  check_usage_error(
+      parse({"x509-credential-file-oneshot", "--trust-anchor-arn", kTa, "--profile-arn", kProfile,
+             "--role-arn", kRole, "--workload-api-addr", "unix:///tmp/a.sock",
+             "--aws-credentials-path", "/" + std::string(5000, 'p')}),
+      "--aws-credentials-path: the value is 5001 bytes long; at most 4096");
+  check_usage_error(parse({"jwt-credential-process", "--audience", std::string(1025, 'x'),
+                           "--region", "us-east-1", "--workload-api-addr", "unix:///tmp/a.sock"}),
+                    "--audience: the value is 1025 bytes long");
+  // Values from the environment too.
+  std::vector<std::string> no_addr = base();
+  no_addr.resize(no_addr.size() - 2);
+  check_usage_error(
+      parse(no_addr, {{"SPIFFE_ENDPOINT_SOCKET", "unix:///" + std::string(5000, 's')}}),
+      "SPIFFE_ENDPOINT_SOCKET: the value is");
+  check_usage_error(parse(base(), {{"AWS_CA_BUNDLE", std::string(5000, 'c')}}),
+                    "AWS_CA_BUNDLE: the value is 5000 bytes long");
+  check_usage_error(parse(base({"--proxy", "http://" + std::string(3000, 'p')})),
+                    "--proxy: the value is 3007 bytes long");
+  check_usage_error(parse(base(), {{"HTTPS_PROXY", "http://" + std::string(3000, 'p')}}),
+                    "HTTPS_PROXY: the value is 3007 bytes long");
+}
+
+TEST_CASE("control characters in arguments are escaped in errors; the error stays one line") {
+  const auto o = parse(base({"--region", "us\x1b[31m\r\nevil"}));
+  check_usage_error(o, "--region");
+  CHECK(o.err.find('\x1b') == std::string::npos);
+  CHECK(o.err.find('\r') == std::string::npos);
+  CHECK(o.err.find("\\x1b[31m") != std::string::npos);
+  const auto cmd = parse({"x509\x1b]0;pwned\x07", "--help"});
+  check_usage_error(cmd, "unknown command");
+  CHECK(cmd.err.find('\x07') == std::string::npos);
+  const auto cli11 = parse(base({"--log-level", "loud\nINFO forged line"}));
+  check_usage_error(cli11, "--log-level");
+  CHECK(cli11.err.find("\\nINFO forged line") != std::string::npos);
+}
+
+TEST_CASE("a unix socket path longer than sun_path and a host name over 253 are usage errors") {
+  const std::string dir = "/" + std::string(99, 'd') + "/";
+  CHECK(parse(base({"--workload-api-addr", "unix://" + dir + "a.sock"})).plan.has_value());  // 107
+  check_usage_error(parse(base({"--workload-api-addr", "unix://" + dir + "ab.sock"})),
+                    "the socket path is 108 bytes long; a unix socket path has at most 107");
+  const std::string label(63, 'h');
+  const std::string host = label + "." + label + "." + label + "." + label;  // 255
+  check_usage_error(parse(base({"--endpoint", "https://" + host})), "longer than 253");
+  CHECK(parse(base({"--endpoint", "https://" + host.substr(2)})).plan.has_value());
+}
+
+TEST_CASE("--min-renew-interval: the daemons' spacing of triggered exchanges") {
+  const auto daemon = [](std::vector<std::string> extra) {
+    std::vector<std::string> a{"x509-credential-file",
+                               "--trust-anchor-arn",
+                               kTa,
+                               "--profile-arn",
+                               kProfile,
+                               "--role-arn",
+                               kRole,
+                               "--workload-api-addr",
+                               "unix:///tmp/agent.sock",
+                               "--aws-credentials-path",
+                               "/tmp/credentials"};
+    a.insert(a.end(), extra.begin(), extra.end());
+    return parse(a);
+  };
+  CHECK(daemon({}).plan->min_renew_interval == std::chrono::seconds(5));
+  CHECK(daemon({"--min-renew-interval", "0"}).plan->min_renew_interval == std::chrono::seconds(0));
+  CHECK(daemon({"--min-renew-interval", "30"}).plan->min_renew_interval ==
+        std::chrono::seconds(30));
+  check_usage_error(daemon({"--min-renew-interval", "3601"}), "--min-renew-interval");
+  check_usage_error(daemon({"--min-renew-interval", "5s"}), "--min-renew-interval");
+  check_usage_error(parse(base({"--min-renew-interval", "5"})), "--min-renew-interval");
 }
 
 TEST_CASE("FIPS and dual-stack endpoints; the signing region stays plain") {

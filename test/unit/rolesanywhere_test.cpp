@@ -75,6 +75,14 @@ TEST_CASE("AWS error codes are classified in one place for both protocols") {
   CHECK(e.message.size() < 700);
   CHECK(e.aws_code == "Bad\\nCode");
   CHECK(aws::make_aws_error(502, "", "gateway").message == "HTTP 502: gateway (HTTP 502)");
+  // The same for a whole CreateSession answer: a hostile peer's 10 kB message with escapes.
+  const auto r = aws::parse_create_session_response(
+      response(403, R"({"message":")" + std::string(10000, 'm') + R"(\u001b[2J\nforged"})",
+               {{"X-Amzn-ErrorType", std::string(5000, 'C') + "\r\n"}}));
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().message.size() < 700);
+  CHECK(r.error().message.find('\n') == std::string::npos);
+  CHECK(r.error().message.find('\x1b') == std::string::npos);
 }
 
 TEST_CASE("AWS errors carry code and message and are classified") {

@@ -196,7 +196,7 @@ TEST_CASE("failures back off exponentially to the cap; the log names the real ne
   CHECK(h.scheduler.failures() == 0);
 }
 
-TEST_CASE("a rotation during a failure backoff exchanges at once and keeps the failure count") {
+TEST_CASE("a rotation during a failure backoff waits for the retry, which uses it") {
   Harness h(true, {});
   for (int i = 0; i < 10; ++i) h.random.push(1.0);
   h.on(event::Started{});
@@ -211,12 +211,17 @@ TEST_CASE("a rotation during a failure backoff exchanges at once and keeps the f
                 event::Failed{make_error(errc::denied, "AccessDeniedException: no (HTTP 403)")});
   CHECK(*d.wake_at == h.clock.at(milliseconds(3300) + seconds(4)));  // third failure: 4 s
 
-  d = h.at(milliseconds(4000), event::SvidUpdate{true, "b"});  // a new certificate may fix it
-  CHECK(d.exchange == Trigger::rotation);
+  d = h.at(milliseconds(4000), event::SvidUpdate{true, "b"});
+  CHECK_FALSE(d.exchange);  // the backoff holds
+  CHECK(*d.wake_at == h.clock.at(milliseconds(7300)));
+  CHECK(notes_text(d).find("new SVID: renewals are failing; the retry at") != std::string::npos);
+  CHECK(in_from_note(notes_text(d)) == milliseconds(3300));
+  CHECK_FALSE(h.at(milliseconds(5000), event::SvidUpdate{true, "c"}).exchange);
+  CHECK(h.at(milliseconds(7300), event::Tick{}).exchange == Trigger::retry);
   CHECK(h.scheduler.failures() == 3);
-  d = h.at(milliseconds(4100),
+  d = h.at(milliseconds(7400),
            event::Failed{make_error(errc::denied, "AccessDeniedException: no (HTTP 403)")});
-  CHECK(*d.wake_at == h.clock.at(milliseconds(4100) + seconds(8)));  // the backoff goes on growing
+  CHECK(*d.wake_at == h.clock.at(milliseconds(7400) + seconds(8)));  // the backoff goes on growing
 }
 
 TEST_CASE("a failure while a trigger is pending: the log says when the next attempt really is") {
@@ -237,15 +242,16 @@ TEST_CASE("a failure while a trigger is pending: the log says when the next atte
   d = h.at(seconds(14), event::Failed{make_error(errc::network, "connect failed")});
   CHECK(*d.wake_at == h.clock.at(seconds(16)));
 
-  // A trigger that is ready when the failure comes: "retrying now".
+  // A trigger that would be ready when the failure comes still waits for the backoff.
   Harness g(false, {1.0, 1.0});
   g.on(event::Started{});
   g.at(milliseconds(0), g.issued(hours(1)));
   REQUIRE(g.at(seconds(100), event::Sighup{}).exchange == Trigger::sighup);
   g.at(seconds(100) + milliseconds(100), event::Sighup{});  // arrives while in flight
   d = g.at(seconds(106), event::Failed{make_error(errc::network, "connect failed")});
-  CHECK(d.exchange == Trigger::sighup);
-  CHECK(notes_text(d).find("retrying now (SIGHUP)") != std::string::npos);
+  CHECK_FALSE(d.exchange);
+  CHECK(*d.wake_at == g.clock.at(seconds(107)));
+  CHECK(in_from_note(notes_text(d)) == seconds(1));
 }
 
 TEST_CASE(
@@ -346,4 +352,88 @@ TEST_CASE("the driver's own deadline (serve: no credentials within --timeout) st
   CHECK(d.stop == 1);
   CHECK(notes_text(d) == "no credentials within --timeout (30 s)\n");
   CHECK_FALSE(h.at(seconds(31), event::SvidUpdate{true, "x"}).exchange);
+}
+
+namespace {
+
+// A storm, in 10 ms steps: a new certificate every `rotate_every` (or `sighups` SIGHUPs spread
+// over the first second), each exchange taking 300 ms and answering 1 h credentials or a 403.
+// Checks on the way that each failure's log names the time of the next exchange truthfully.
+struct Storm {
+  milliseconds length{20000};
+  milliseconds rotate_every{0};
+  int sighups = 0;
+  bool deny = false;
+  milliseconds spacing{5000};
+};
+int exchanges_in(const Storm& s) {
+  RenewalPolicy policy;
+  policy.min_trigger_spacing = s.spacing;
+  Harness h(s.rotate_every.count() > 0, {}, policy);
+  int exchanges = 0;
+  std::optional<milliseconds> wake, done_at, promised;
+  const auto apply = [&](const Decision& d, milliseconds t) {
+    if (d.exchange) {
+      ++exchanges;
+      done_at = t + milliseconds(300);
+      // The log told the truth (it shows tenths of a second; the loop steps 10 ms).
+      if (promised) CHECK(abs(t - *promised) < milliseconds(100));
+      promised.reset();
+    }
+    if (d.wake_at) wake = duration_cast<milliseconds>(*d.wake_at - h.clock.steady0);
+  };
+  apply(h.at(milliseconds(0), event::Started{}), milliseconds(0));
+  if (s.rotate_every.count() > 0) {
+    apply(h.at(milliseconds(0), event::SvidUpdate{true, "first"}), milliseconds(0));
+  }
+  for (milliseconds t{10}; t <= s.length; t += milliseconds(10)) {
+    if (done_at && t >= *done_at) {
+      done_at.reset();
+      if (s.deny) {
+        const auto d = h.at(
+            t, event::Failed{make_error(errc::denied, "AccessDeniedException: no (HTTP 403)")});
+        if (!d.exchange) promised = t + in_from_note(notes_text(d));
+        apply(d, t);
+      } else {
+        apply(h.at(t, h.issued(hours(1))), t);
+      }
+    }
+    if (s.rotate_every.count() > 0 && t.count() % s.rotate_every.count() == 0) {
+      apply(h.at(t, event::SvidUpdate{true, "r" + std::to_string(t.count())}), t);
+    }
+    if (s.sighups > 0 && t < milliseconds(1000) && t.count() % (1000 / s.sighups) == 0) {
+      apply(h.at(t, event::Sighup{}), t);
+    }
+    if (wake && t >= *wake) {
+      wake.reset();
+      apply(h.at(t, event::Tick{}), t);
+    }
+  }
+  return exchanges;
+}
+
+}  // namespace
+
+TEST_CASE("storms (issue 12's numbers): rotations every 100 ms, a 403 each time, 50 SIGHUPs") {
+  // A new certificate every 100 ms for 20 s: the start's exchange, the first rotation's right
+  // after it (0.3 s), then one per 5 s.
+  Storm rotations;
+  rotations.rotate_every = milliseconds(100);
+  CHECK(exchanges_in(rotations) == 5);
+  // The same with every answer a 403 for 15 s: only the backoff's retries (0, 1.3, 3.6, 7.9,
+  // 16.2 s with the mid-range random draws), and every "next attempt at" in the log is true.
+  Storm denied = rotations;
+  denied.length = milliseconds(15000);
+  denied.deny = true;
+  CHECK(exchanges_in(denied) <= 5);
+  // Fifty SIGHUPs in a second: one exchange at once and one more after the spacing.
+  Storm hups;
+  hups.sighups = 50;
+  hups.length = milliseconds(1000);
+  CHECK(exchanges_in(hups) == 1 + 1);  // the start's and the first SIGHUP's
+  hups.length = milliseconds(10000);
+  CHECK(exchanges_in(hups) == 3);  // ... and the coalesced rest, 5 s later
+  // The spacing is configurable (--min-renew-interval).
+  rotations.spacing = milliseconds(2000);
+  CHECK(exchanges_in(rotations) == 11);
 }

@@ -170,3 +170,26 @@ TEST_CASE("X.509 and JWT selection agree on the same labels") {
     }
   }
 }
+
+TEST_CASE("a leaf that is expired, not yet valid or a CA is refused before signing") {
+  testpeers::TestPki pki;
+  const auto issued = pki.issue("spiffe://example.org/w", testpeers::KeyKind::p256, true);
+  auto svid = spiffe::parse_x509_svid(raw(issued, pki.root_der()));
+  REQUIRE(svid.has_value());
+  const auto now = std::chrono::system_clock::now();
+  CHECK_FALSE(svid->is_ca);
+  CHECK(svid->not_before <= now);
+  CHECK(spiffe::check_signing_leaf(*svid, now).has_value());
+
+  const auto expired = spiffe::check_signing_leaf(*svid, svid->not_after);
+  REQUIRE_FALSE(expired.has_value());
+  CHECK(expired.error().cls == errc::invalid_input);
+  CHECK(expired.error().message.find("expired at") != std::string::npos);
+  const auto early = spiffe::check_signing_leaf(*svid, svid->not_before - std::chrono::seconds(1));
+  REQUIRE_FALSE(early.has_value());
+  CHECK(early.error().message.find("is not valid before") != std::string::npos);
+  svid->is_ca = true;
+  const auto ca = spiffe::check_signing_leaf(*svid, now);
+  REQUIRE_FALSE(ca.has_value());
+  CHECK(ca.error().message.find("is a CA certificate") != std::string::npos);
+}
