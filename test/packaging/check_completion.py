@@ -32,7 +32,7 @@ def commands():
             section = True
             continue
         if section:
-            m = re.match(r"^  (\S+)", line)
+            m = re.match(r"^  ([^\s,]+)", line)  # "name, alias": the name
             if m:
                 out.append(m.group(1))
             elif line and not line.startswith(" "):

@@ -52,7 +52,7 @@ def main():
             current = None
         elif current:
             sections[current].append(line)
-    commands = re.findall(r"^  (\S+)\s", run("--help").split("Subcommands:", 1)[1], re.M)
+    commands = re.findall(r"^  ([^\s,]+)[\s,]", run("--help").split("Subcommands:", 1)[1], re.M)
     for c in commands:
         if c not in sections:
             failures.append(f"no section for command {c}")
