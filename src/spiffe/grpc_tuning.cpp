@@ -472,9 +472,12 @@ std::shared_ptr<grpc::ChannelInterface> create_workload_channel(
 // anyway and before libgrpc's archive, ours is the one used, and the linker no longer pulls in
 // what only the stock one names: the rls, grpclb, priority, weighted_target, ring_hash,
 // round_robin and outlier_detection policies, the DNS (c-ares and native) and fake resolvers,
-// the HTTP CONNECT handshaker and proxy mapper, and fault injection. What stays is what an
-// insecure pick_first client on unix:, ipv4: and ipv6: targets needs, registered in the stock
-// order. So `dns:` targets, GRPC_DNS_RESOLVER, LB choices in service configs and http_proxy
+// the HTTP CONNECT handshaker and proxy mapper, fault injection, the direct channels' service
+// config filter, and the channel-idle filters (a client channel that has had no call for
+// GRPC_ARG_CLIENT_IDLE_TIMEOUT_MS, 30 min, closes its connection; the server's max-age: our
+// channels always have a call open or are short-lived, so they stay connected instead). What stays
+// is what an insecure pick_first client on unix:, ipv4: and ipv6: targets needs, registered in the
+// stock order. So `dns:` targets, GRPC_DNS_RESOLVER, LB choices in service configs and http_proxy
 // are ignored: the Workload API is local and must never be proxied.
 //
 // Only declarations: the registration functions take an opaque Builder*, so no gRPC-internal
@@ -494,7 +497,6 @@ void RegisterPickFirstLbPolicy(CoreConfiguration::Builder* builder);
 void BuildClientChannelConfiguration(CoreConfiguration::Builder* builder);
 void SecurityRegisterHandshakerFactories(CoreConfiguration::Builder* builder);
 void RegisterClientAuthorityFilter(CoreConfiguration::Builder* builder);
-void RegisterChannelIdleFilters(CoreConfiguration::Builder* builder);
 void RegisterHttpFilters(CoreConfiguration::Builder* builder);
 void RegisterDeadlineFilter(CoreConfiguration::Builder* builder);
 void RegisterMessageSizeFilter(CoreConfiguration::Builder* builder);
@@ -511,7 +513,6 @@ void BuildCoreConfiguration(CoreConfiguration::Builder* builder) {
   BuildClientChannelConfiguration(builder);
   SecurityRegisterHandshakerFactories(builder);
   RegisterClientAuthorityFilter(builder);
-  RegisterChannelIdleFilters(builder);
   RegisterHttpFilters(builder);
   RegisterDeadlineFilter(builder);
   RegisterMessageSizeFilter(builder);
