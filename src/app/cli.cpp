@@ -9,6 +9,7 @@
 #include <cctype>
 
 #include "aws/arn.hpp"
+#include "aws/endpoints.hpp"
 #include "creds/ini.hpp"
 #include "spiffe/address.hpp"
 #include "util/ip.hpp"
@@ -76,6 +77,10 @@ struct Raw {
   bool imdsv1 = false;
   std::string hop_limit = "1";
   std::string health_addr;
+  std::string proxy;
+  bool no_proxy = false;
+  bool use_fips = false;
+  bool use_dualstack = false;
 };
 
 // The local endpoint's default port (no registered meaning; the same for every instance).
@@ -109,19 +114,20 @@ void add_x509(CLI::App& cmd, Raw& raw) {
   cmd.add_option("--region", raw.region, "AWS region (default: the trust anchor ARN's region)");
   cmd.add_option(
       "--endpoint", raw.endpoint,
-      "Roles Anywhere endpoint URL (default https://rolesanywhere.<region>.amazonaws.com)");
+      "Roles Anywhere endpoint URL (default $AWS_ENDPOINT_URL_ROLESANYWHERE, $AWS_ENDPOINT_URL, "
+      "else https://rolesanywhere.<region>.<partition's domain>)");
 }
 
 void add_jwt(CLI::App& cmd, Raw& raw) {
   cmd.add_option("--audience", raw.audience,
                  "Audience of the JWT-SVID (what STS or the S3 store expects)")
       ->required();
-  cmd.add_option(
-      "--endpoint", raw.endpoint,
-      "STS endpoint URL, e.g. https://sts.us-east-1.amazonaws.com or a MinIO/Ceph RGW URL");
+  cmd.add_option("--endpoint", raw.endpoint,
+                 "STS endpoint URL, e.g. a MinIO/Ceph RGW URL (default $AWS_ENDPOINT_URL_STS, "
+                 "$AWS_ENDPOINT_URL, else https://sts.<region>.<partition's domain>)");
   cmd.add_option("--region", raw.region,
-                 "AWS region: the endpoint is https://sts.<region>.amazonaws.com "
-                 "unless --endpoint is given");
+                 "AWS region, for the default STS endpoint (default $AWS_REGION, "
+                 "$AWS_DEFAULT_REGION)");
   cmd.add_option("--role-arn", raw.role_arn, "ARN of the role to assume (optional for MinIO)");
 }
 
@@ -140,6 +146,16 @@ void add_shared(CLI::App& cmd, Raw& raw) {
       "--ca-bundle", raw.ca_bundle,
       "PEM file of CAs to trust for the endpoint (default $AWS_CA_BUNDLE, else the system store)");
   cmd.add_option("--timeout", raw.timeout, "Give up after this many seconds (default 30)");
+  cmd.add_option("--proxy", raw.proxy,
+                 "HTTP proxy for the AWS endpoint, http://[user:password@]host:port (default "
+                 "$HTTPS_PROXY; $NO_PROXY still applies; never used for the Workload API)");
+  cmd.add_flag("--no-proxy", raw.no_proxy,
+               "Connect to the AWS endpoint directly, ignoring "
+               "$HTTPS_PROXY");
+  cmd.add_flag("--use-fips-endpoint", raw.use_fips,
+               "Use the FIPS endpoint (default $AWS_USE_FIPS_ENDPOINT)");
+  cmd.add_flag("--use-dualstack-endpoint", raw.use_dualstack,
+               "Use the dual-stack (IPv4 and IPv6) endpoint (default $AWS_USE_DUALSTACK_ENDPOINT)");
 }
 
 void add_file(CLI::App& cmd, Raw& raw) {
@@ -276,14 +292,51 @@ Result<int> validate_duration(const Raw& raw) {
   return *duration;
 }
 
-Result<net::Url> validate_endpoint(const std::string& endpoint) {
-  auto url = net::parse_url(endpoint);
-  if (!url) return make_error(errc::usage, "--endpoint: " + url.error().message);
-  return *url;
+// The endpoint by the SDKs' precedence (aws/endpoints.hpp), checked as a URL.
+Result<void> validate_endpoint(aws::Service service, const std::string& region,
+                               aws::EndpointVariant variant, const Raw& raw, const Getenv& getenv,
+                               Plan& o) {
+  AWH_TRY(chosen, aws::choose_endpoint(service, region, variant, raw.endpoint, getenv));
+  if (chosen->source == "default" && region.empty()) {
+    return make_error(errc::usage,
+                      "no STS endpoint: set --endpoint (or AWS_ENDPOINT_URL_STS), or --region "
+                      "(or AWS_REGION) for AWS STS");
+  }
+  auto url = net::parse_url(chosen->url);
+  if (!url) return make_error(errc::usage, chosen->source + ": " + url.error().message);
+  o.endpoint = *url;
+  o.endpoint_source = chosen->source;
+  return {};
+}
+
+// FIPS and dual-stack from the flags, the environment and a FIPS pseudo-region (normalised in
+// `region`).
+Result<aws::EndpointVariant> endpoint_variant(const Raw& raw, const Getenv& getenv,
+                                              std::string& region) {
+  aws::EndpointVariant v;
+  const auto name = aws::normalize_fips_region(region);
+  region = name.region;
+  AWH_TRY(fips_env, aws::env_flag(getenv, "AWS_USE_FIPS_ENDPOINT"));
+  AWH_TRY(dualstack_env, aws::env_flag(getenv, "AWS_USE_DUALSTACK_ENDPOINT"));
+  v.fips = raw.use_fips || *fips_env || name.fips;
+  v.dualstack = raw.use_dualstack || *dualstack_env;
+  return v;
+}
+
+// The region must belong to the partition of the ARNs (aws::partition_of, as the SDKs match it).
+Result<void> check_partition(std::string_view region, std::string_view region_source,
+                             std::string_view arn_partition, std::string_view arn_flag) {
+  const auto& partition = aws::partition_of(region);
+  if (partition.id != arn_partition) {
+    return make_error(errc::usage,
+                      fmt::format("{} {} is in the {} partition, but {} is in {}", region_source,
+                                  region, partition.id, arn_flag, arn_partition));
+  }
+  return {};
 }
 
 // Roles Anywhere: the three ARNs, the region they share, the endpoint.
-Result<void> validate_x509(const Raw& raw, Plan& o) {
+Result<void> validate_x509(const Raw& raw, const Getenv& getenv, Plan& o) {
   auto trust_anchor = aws::parse_trust_anchor_arn(raw.trust_anchor_arn, "--trust-anchor-arn");
   if (!trust_anchor) return trust_anchor.error();
   auto profile = aws::parse_profile_arn(raw.profile_arn, "--profile-arn");
@@ -301,7 +354,10 @@ Result<void> validate_x509(const Raw& raw, Plan& o) {
         errc::usage,
         "--trust-anchor-arn, --profile-arn and --role-arn must be in the same partition");
   }
+  AWH_TRY(in_partition, check_partition(trust_anchor->region, "the trust anchor's region",
+                                        trust_anchor->partition, "--trust-anchor-arn"));
   std::string region = raw.region.empty() ? trust_anchor->region : raw.region;
+  AWH_TRY(variant, endpoint_variant(raw, getenv, region));
   if (!aws::valid_region(region)) {
     return make_error(errc::usage, fmt::format("--region: '{}' is not a valid region", region));
   }
@@ -312,40 +368,78 @@ Result<void> validate_x509(const Raw& raw, Plan& o) {
   }
   auto duration = validate_duration(raw);
   if (!duration) return duration.error();
+  // The signing scope takes the plain region, never a FIPS pseudo-region.
   o.exchange = RolesAnywhere{aws::CreateSessionParams{
       raw.trust_anchor_arn, raw.profile_arn, raw.role_arn, region, *duration,
       raw.role_session_name.empty() ? std::nullopt
                                     : std::optional<std::string>(raw.role_session_name)}};
-  auto url = validate_endpoint(raw.endpoint.empty() ? aws::default_rolesanywhere_endpoint(region)
-                                                    : raw.endpoint);
-  if (!url) return url.error();
-  o.endpoint = *url;
-  return {};
+  return validate_endpoint(aws::Service::rolesanywhere, region, *variant, raw, getenv, o);
 }
 
 // STS AssumeRoleWithWebIdentity: the audience, the optional role, the endpoint.
-Result<void> validate_jwt(const Raw& raw, Plan& o) {
+Result<void> validate_jwt(const Raw& raw, const Getenv& getenv, Plan& o) {
   if (raw.audience.empty()) return make_error(errc::usage, "--audience: the audience is empty");
   Sts sts{raw.audience, {}};
+  std::optional<aws::Arn> role;
   if (!raw.role_arn.empty()) {
-    AWH_TRY(role, aws::parse_role_arn(raw.role_arn, "--role-arn"));
+    AWH_TRY(parsed, aws::parse_role_arn(raw.role_arn, "--role-arn"));
+    role = *parsed;
     sts.params.role_arn = raw.role_arn;
   }
   AWH_TRY(duration, validate_duration(raw));
   sts.params.duration_seconds = *duration;
   if (!raw.role_session_name.empty()) sts.params.role_session_name = raw.role_session_name;
   o.exchange = std::move(sts);
-  if (!raw.region.empty() && !aws::valid_region(raw.region)) {
-    return make_error(errc::usage, fmt::format("--region: '{}' is not a valid region", raw.region));
+  std::string region_source = "--region";
+  std::string region = raw.region;
+  for (const char* name : {"AWS_REGION", "AWS_DEFAULT_REGION"}) {
+    if (!region.empty()) break;
+    region = getenv(name).value_or("");
+    region_source = name;
   }
-  if (raw.endpoint.empty() && raw.region.empty()) {
-    return make_error(errc::usage, "no STS endpoint: set --endpoint, or --region for AWS STS");
+  AWH_TRY(variant, endpoint_variant(raw, getenv, region));
+  if (!region.empty()) {
+    if (!aws::valid_region(region)) {
+      return make_error(errc::usage,
+                        fmt::format("{}: '{}' is not a valid region", region_source, region));
+    }
+    if (role) {
+      AWH_TRY(in_partition, check_partition(region, region_source, role->partition, "--role-arn"));
+    }
   }
-  auto url = validate_endpoint(raw.endpoint.empty() ? aws::default_sts_endpoint(raw.region)
-                                                    : raw.endpoint);
-  if (!url) return url.error();
-  o.endpoint = *url;
-  return {};
+  return validate_endpoint(aws::Service::sts, region, *variant, raw, getenv, o);
+}
+
+// The proxy for the AWS endpoint: --proxy, else HTTPS_PROXY (lower case first, as the SDKs read
+// it); NO_PROXY applies to both; --no-proxy turns it all off.
+Result<net::ProxySettings> validate_proxy(const Raw& raw, const Getenv& getenv) {
+  net::ProxySettings out;
+  if (raw.no_proxy) {
+    if (!raw.proxy.empty()) {
+      return make_error(errc::usage, "--proxy and --no-proxy can't be used together");
+    }
+    return out;
+  }
+  const auto first_set = [&](std::initializer_list<const char*> names)
+      -> std::optional<std::pair<std::string, std::string>> {
+    for (const char* name : names) {
+      if (auto value = getenv(name); value && !value->empty()) return {{name, *value}};
+    }
+    return std::nullopt;
+  };
+  std::optional<std::pair<std::string, std::string>> proxy;
+  if (!raw.proxy.empty()) {
+    proxy = {"--proxy", raw.proxy};
+  } else {
+    proxy = first_set({"https_proxy", "HTTPS_PROXY"});
+  }
+  if (!proxy) return out;
+  AWH_TRY(parsed, net::parse_proxy_url(proxy->second, proxy->first));
+  out.https = std::move(*parsed);
+  if (auto no_proxy = first_set({"no_proxy", "NO_PROXY"})) {
+    out.no_proxy = net::parse_no_proxy(no_proxy->second);
+  }
+  return out;
 }
 
 Result<Plan> validate(const Raw& raw, const Getenv& getenv, const CommandRow& row) {
@@ -358,8 +452,8 @@ Result<Plan> validate(const Raw& raw, const Getenv& getenv, const CommandRow& ro
                 : raw.log_level == "error" ? log::Level::error
                                            : log::Level::info;
   o.log_format = raw.log_format == "json" ? log::Format::json : log::Format::text;
-  if (auto exchange =
-          row.exchange == ExchangeKind::jwt ? validate_jwt(raw, o) : validate_x509(raw, o);
+  if (auto exchange = row.exchange == ExchangeKind::jwt ? validate_jwt(raw, getenv, o)
+                                                        : validate_x509(raw, getenv, o);
       !exchange) {
     return exchange.error();
   }
@@ -414,6 +508,8 @@ Result<Plan> validate(const Raw& raw, const Getenv& getenv, const CommandRow& ro
     o.selector.spiffe_id = raw.spiffe_id;
   }
   o.ca_bundle = raw.ca_bundle.empty() ? getenv("AWS_CA_BUNDLE").value_or("") : raw.ca_bundle;
+  AWH_TRY(proxy, validate_proxy(raw, getenv));
+  o.proxy = std::move(*proxy);
   return o;
 }
 

@@ -15,6 +15,7 @@
 #include "aws/rolesanywhere.hpp"
 #include "aws/sts.hpp"
 #include "creds/file_sink.hpp"
+#include "net/proxy.hpp"
 #include "net/url.hpp"
 #include "spiffe/svid.hpp"
 #include "util/log.hpp"
@@ -68,6 +69,8 @@ struct Plan {
   Mode mode = Mode::once;
 
   net::Url endpoint;                // Roles Anywhere or STS
+  std::string endpoint_source;      // "--endpoint", "AWS_ENDPOINT_URL_STS", ... or "default"
+  net::ProxySettings proxy;         // for the endpoint; never for the Workload API
   std::string workload_api_target;  // gRPC target, translated from the address
   spiffe::Selector selector;
   std::string ca_bundle;             // PEM path; empty: the system trust store

@@ -120,10 +120,18 @@ int run(const Plan& plan) {
     log::error("{}", ready.error().message);
     return 1;
   }
-  auto http = net::HttpClient::create(net::ClientOptions{plan.ca_bundle});
+  net::ClientOptions client_options;
+  client_options.ca_bundle_path = plan.ca_bundle;
+  client_options.proxy = plan.proxy;
+  auto http = net::HttpClient::create(std::move(client_options));
   if (!http) {
     log::error("{}", http.error().message);
     return 1;
+  }
+  log::debug("endpoint {}://{} (from {})", plan.endpoint.tls ? "https" : "http",
+             plan.endpoint.host_header(), plan.endpoint_source);
+  if (const auto* proxy = net::proxy_for(plan.proxy, plan.endpoint)) {
+    log::debug("through proxy {} (from {})", proxy->display(), proxy->source);
   }
 
   asio::io_context io(1);

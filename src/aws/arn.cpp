@@ -6,6 +6,7 @@
 #include <cctype>
 #include <vector>
 
+#include "aws/endpoints.hpp"
 #include "util/strings.hpp"
 
 namespace awh::aws {
@@ -81,7 +82,7 @@ Result<Arn> parse_arn(std::string_view text) {
     return make_error(errc::usage,
                       fmt::format("'{}' is not an ARN (it must start with 'arn:')", text));
   }
-  if (fields[1] != "aws" && fields[1] != "aws-cn" && fields[1] != "aws-us-gov") {
+  if (find_partition(fields[1]) == nullptr) {
     return make_error(errc::usage, fmt::format("unknown partition '{}' in ARN", fields[1]));
   }
   if (fields[2].empty()) return make_error(errc::usage, "the ARN has no service");
@@ -119,11 +120,6 @@ Result<Arn> parse_role_arn(std::string_view text, std::string_view flag) {
     return arn_error(flag, "expected a role ARN (arn:aws:iam::<account>:role/<name>)");
   }
   return arn;
-}
-
-std::string default_rolesanywhere_endpoint(std::string_view region) {
-  const bool china = region.rfind("cn-", 0) == 0;
-  return fmt::format("https://rolesanywhere.{}.amazonaws.com{}", region, china ? ".cn" : "");
 }
 
 }  // namespace awh::aws

@@ -10,7 +10,7 @@
 namespace awh::aws {
 
 struct Arn {
-  std::string partition;  // aws, aws-cn, aws-us-gov
+  std::string partition;  // one of aws/endpoints.hpp's partitions: aws, aws-cn, aws-us-gov, ...
   std::string service;
   std::string region;
   std::string account;
@@ -28,8 +28,5 @@ Result<Arn> parse_role_arn(std::string_view text, std::string_view flag);
 
 // True for names like us-east-1, eu-central-2, cn-north-1, us-gov-west-1.
 bool valid_region(std::string_view region);
-
-// https://rolesanywhere.<region>.amazonaws.com, or .amazonaws.com.cn in the China partition.
-std::string default_rolesanywhere_endpoint(std::string_view region);
 
 }  // namespace awh::aws

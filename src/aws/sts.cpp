@@ -109,11 +109,6 @@ Error http_error(const net::HttpResponse& response) {
 
 }  // namespace
 
-std::string default_sts_endpoint(std::string_view region) {
-  const bool china = region.rfind("cn-", 0) == 0;
-  return fmt::format("https://sts.{}.amazonaws.com{}", region, china ? ".cn" : "");
-}
-
 net::HttpRequest build_assume_role_with_web_identity(const net::Url& endpoint,
                                                      const WebIdentityParams& params,
                                                      std::string_view token) {

@@ -20,9 +20,6 @@ struct WebIdentityParams {
   int duration_seconds = 3600;
 };
 
-// https://sts.<region>.amazonaws.com, or .amazonaws.com.cn in the China partition.
-std::string default_sts_endpoint(std::string_view region);
-
 // POST to the endpoint's base path ("/" when it has none) with the form-encoded body
 // Action=AssumeRoleWithWebIdentity&Version=2011-06-15&DurationSeconds=N[&RoleArn=…]
 // [&RoleSessionName=…]&WebIdentityToken=<token>. The token travels only in the body, never in

@@ -18,6 +18,23 @@ std::string describe(const Url& url) {
   return fmt::format("{}://{}", url.tls ? "https" : "http", url.host_header());
 }
 
+// TLS (for https://) and the exchange over a connected stream, direct or tunnelled.
+asio::awaitable<Result<HttpResponse>> finish(TcpStream stream, const Url& url, HttpRequest request,
+                                             asio::ssl::context& ssl, const ClientOptions& options,
+                                             Clock::time_point deadline) {
+  const auto step_deadline = [&] {
+    return std::min(deadline, Clock::now() + options.step_timeout);
+  };
+  if (!url.tls) {
+    co_return co_await exchange(std::move(stream), std::move(request), options.max_body_bytes,
+                                step_deadline());
+  }
+  auto tls = co_await tls_handshake(std::move(stream), ssl, url.host, step_deadline());
+  if (!tls) co_return tls.error();
+  co_return co_await exchange(std::move(*tls), std::move(request), options.max_body_bytes,
+                              step_deadline());
+}
+
 }  // namespace
 
 HttpClient::HttpClient(ClientOptions options)
@@ -54,33 +71,34 @@ asio::awaitable<Result<HttpResponse>> HttpClient::send(const Url& url, HttpReque
   const auto step_deadline = [&] {
     return std::min(deadline, Clock::now() + options_.step_timeout);
   };
-  const auto failed = [&](const Error& e) { return e.prefixed(describe(url) + ": "); };
+  const Proxy* proxy = proxy_for(options_.proxy, url);
+  const std::string prefix =
+      proxy ? fmt::format("{}: via proxy {}: ", describe(url), proxy->display())
+            : describe(url) + ": ";
+  const auto failed = [&](const Error& e) { return e.prefixed(prefix); };
   if (Clock::now() >= deadline) {
     co_return make_error(errc::timeout,
                          fmt::format("{}: out of time before connecting", describe(url)));
   }
 
-  auto endpoints = co_await resolve(options_.resolver, url.host, url.port, step_deadline());
+  auto endpoints = co_await resolve(options_.resolver, proxy ? proxy->host : url.host,
+                                    proxy ? proxy->port : url.port, step_deadline());
   if (!endpoints) co_return failed(endpoints.error());
-
-  // Connect: direct for now. A proxy step (HTTP CONNECT through a configured proxy) slots in
-  // here: it connects to the proxy instead, asks it for a tunnel to url.host:url.port and
-  // returns the same TcpStream, so the TLS handshake (still with url.host) and the exchange run
-  // over it unchanged.
   auto connection = co_await connect(std::move(*endpoints), step_deadline());
   if (!connection) co_return failed(connection.error());
-
-  if (!url.tls) {
-    auto response = co_await exchange(std::move(*connection), std::move(request),
-                                      options_.max_body_bytes, step_deadline());
-    if (!response) co_return failed(response.error());
-    co_return response;
+  // Two calls, not one on a conditional: Result<TcpStream> has no move assignment, and a
+  // conditional expression would pick Beast's unconstrained stream constructor.
+  Result<HttpResponse> response = make_error(errc::internal, "no response");
+  if (proxy) {
+    auto tunnelled =
+        co_await tunnel(std::move(*connection), *proxy, url.host, url.port, step_deadline());
+    if (!tunnelled) co_return failed(tunnelled.error());
+    response =
+        co_await finish(std::move(*tunnelled), url, std::move(request), ssl_, options_, deadline);
+  } else {
+    response =
+        co_await finish(std::move(*connection), url, std::move(request), ssl_, options_, deadline);
   }
-
-  auto tls = co_await tls_handshake(std::move(*connection), ssl_, url.host, step_deadline());
-  if (!tls) co_return failed(tls.error());
-  auto response = co_await exchange(std::move(*tls), std::move(request), options_.max_body_bytes,
-                                    step_deadline());
   if (!response) co_return failed(response.error());
   co_return response;
 }

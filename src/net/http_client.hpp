@@ -14,6 +14,7 @@
 #include <string>
 
 #include "net/http.hpp"
+#include "net/proxy.hpp"
 #include "net/resolve.hpp"
 #include "net/url.hpp"
 #include "util/error.hpp"
@@ -27,6 +28,8 @@ struct ClientOptions {
   std::size_t max_body_bytes = 1 << 20;
   // Name lookup; tests inject one that fails or hangs.
   Resolver resolver = resolve_with_getaddrinfo;
+  // The proxy for https:// endpoints, and the hosts that bypass it (net/proxy.hpp).
+  ProxySettings proxy;
 };
 
 class HttpClient {
@@ -36,7 +39,8 @@ class HttpClient {
 
   // Sends `request` to `url` and reads the whole response. Each step ends by the smaller of
   // now + step_timeout and `deadline`.
-  // Errors (messages start with "<scheme>://<host[:port]>: "): errc::network (resolve, connect,
+  // Errors (messages start with "<scheme>://<host[:port]>: ", plus "via proxy <url>: " when
+  // proxied, the password redacted): errc::network (resolve, connect,
   // reset, early close), errc::timeout, errc::tls (handshake refused or verification failed),
   // errc::protocol (malformed or oversized response); see the steps for the details.
   boost::asio::awaitable<Result<HttpResponse>> send(const Url& url, HttpRequest request,
@@ -44,6 +48,7 @@ class HttpClient {
 
  private:
   explicit HttpClient(ClientOptions options);
+
   ClientOptions options_;
   boost::asio::ssl::context ssl_;
 };

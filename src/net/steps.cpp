@@ -8,12 +8,19 @@
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+
+#include <algorithm>
+
+#include "util/secret.hpp"
+#include "util/text.hpp"
 
 namespace awh::net {
 namespace {
@@ -103,13 +110,85 @@ void shut_down(TcpStream& stream) {
 
 }  // namespace
 
-asio::awaitable<Result<TcpStream>> connect(Endpoints endpoints, Clock::time_point deadline) {
-  TcpStream stream(co_await asio::this_coro::executor);
+Endpoints interleave_families(Endpoints endpoints) {
+  if (endpoints.empty()) return endpoints;
+  const bool first_v6 = endpoints.front().address().is_v6();
+  Endpoints same, other, out;
+  for (auto& e : endpoints) (e.address().is_v6() == first_v6 ? same : other).push_back(e);
+  for (std::size_t i = 0; i < std::max(same.size(), other.size()); ++i) {
+    if (i < same.size()) out.push_back(same[i]);
+    if (i < other.size()) out.push_back(other[i]);
+  }
+  return out;
+}
+
+asio::awaitable<Result<TcpStream>> connect(Endpoints endpoints, Clock::time_point deadline,
+                                           std::chrono::milliseconds per_address) {
   if (endpoints.empty())
     co_return fail<TcpStream>(make_error(errc::network, "connecting failed: no address"));
+  const auto order = interleave_families(std::move(endpoints));
+  boost::system::error_code last;
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    TcpStream stream(co_await asio::this_coro::executor);
+    const bool final_attempt = i + 1 == order.size();
+    stream.expires_at(final_attempt ? deadline : std::min(deadline, Clock::now() + per_address));
+    auto [ec] = co_await stream.async_connect(order[i], kUseTuple);
+    if (!ec) {
+      stream.expires_never();
+      co_return std::move(stream);
+    }
+    last = ec;
+    if (Clock::now() >= deadline) {
+      co_return fail<TcpStream>(make_error(errc::timeout, "connecting timed out"));
+    }
+  }
+  Error e = step_error("connecting", last);
+  if (order.size() > 1) e.message += fmt::format(" ({} addresses tried)", order.size());
+  co_return fail<TcpStream>(std::move(e));
+}
+
+asio::awaitable<Result<TcpStream>> tunnel(TcpStream stream, const Proxy& proxy, std::string host,
+                                          std::string port, Clock::time_point deadline) {
+  std::string request = connect_request(proxy, host, port);
   stream.expires_at(deadline);
-  if (auto [ec, endpoint] = co_await stream.async_connect(endpoints, kUseTuple); ec) {
-    co_return fail<TcpStream>(step_error("connecting", ec));
+  auto [write_ec, written] = co_await asio::async_write(stream, asio::buffer(request), kUseTuple);
+  util::wipe(request);
+  if (write_ec) co_return fail<TcpStream>(step_error("opening the tunnel", write_ec));
+
+  // Only the header: a 2xx answer to CONNECT has no body (RFC 9110 §9.3.6), and the bytes after
+  // it belong to the tunnel.
+  beast::flat_buffer buffer;
+  http::response_parser<http::empty_body> parser;
+  parser.header_limit(16 * 1024);
+  if (auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, kUseTuple); ec) {
+    if (ec.category() == http::make_error_code(http::error::end_of_stream).category() &&
+        ec != http::error::end_of_stream && ec != http::error::partial_message) {
+      co_return fail<TcpStream>(make_error(
+          errc::protocol, fmt::format("malformed answer from the proxy: {}", ec.message())));
+    }
+    co_return fail<TcpStream>(step_error("opening the tunnel", ec));
+  }
+  const auto& res = parser.get();
+  const unsigned status = res.result_int();
+  if (status < 200 || status > 299) {
+    Error e = make_error(
+        errc::network,
+        fmt::format(
+            "the proxy refused the tunnel to {}: HTTP {} {}{}",
+            host.find(':') != std::string::npos ? fmt::format("[{}]:{}", host, port)
+                                                : fmt::format("{}:{}", host, port),
+            status, util::escape_text(std::string_view(res.reason()), 100),
+            status == 407 || status == 401
+                ? (proxy.user.empty() ? " (the proxy wants a user name and password in the "
+                                        "proxy URL)"
+                                      : " (check the user name and password in the proxy URL)")
+                : ""));
+    e.http_status = status;
+    co_return fail<TcpStream>(std::move(e));
+  }
+  if (buffer.size() != 0) {
+    co_return fail<TcpStream>(make_error(
+        errc::protocol, "malformed answer from the proxy: data after the 2xx answer to CONNECT"));
   }
   stream.expires_never();
   co_return std::move(stream);

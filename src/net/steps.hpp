@@ -1,6 +1,7 @@
 #pragma once
-// The steps of one HTTP(S) request after name resolution (net/resolve.hpp): connect, TLS
-// handshake, exchange. HttpClient composes them; tests drive them one at a time.
+// The steps of one HTTP(S) request after name resolution (net/resolve.hpp): connect, the proxy
+// tunnel when there is a proxy, TLS handshake, exchange. HttpClient composes them; tests drive them
+// one at a time.
 //
 // Common contract:
 //  - Each step runs on the calling coroutine's executor and ends by `deadline`, the one it is
@@ -22,6 +23,7 @@
 #include <string>
 
 #include "net/http.hpp"
+#include "net/proxy.hpp"
 #include "net/resolve.hpp"
 #include "util/error.hpp"
 
@@ -30,10 +32,29 @@ namespace awh::net {
 using TcpStream = boost::beast::tcp_stream;
 using TlsStream = boost::beast::ssl_stream<TcpStream>;
 
-// Connects to the endpoints in order until one accepts (Beast's range async_connect).
-// Errors: "connecting timed out", "connecting failed: <reason of the last attempt>".
-boost::asio::awaitable<Result<TcpStream>> connect(Endpoints endpoints,
-                                                  std::chrono::steady_clock::time_point deadline);
+// The order to try addresses in (RFC 8305 §4): the families alternate, starting with the
+// family of the resolver's first answer; within a family the resolver's order is kept.
+Endpoints interleave_families(Endpoints endpoints);
+
+// Connects to the endpoints in interleave_families order until one accepts. Each attempt but the
+// last is bounded by `per_address` (so an address that swallows SYNs, e.g. a broken IPv6 route,
+// costs at most that); the last one runs to `deadline`.
+// Errors: "connecting timed out" when `deadline` passed, else "connecting failed: <reason of the
+// last attempt>" (naming how many addresses were tried when more than one).
+boost::asio::awaitable<Result<TcpStream>> connect(
+    Endpoints endpoints, std::chrono::steady_clock::time_point deadline,
+    std::chrono::milliseconds per_address = std::chrono::seconds(2));
+
+// Opens an HTTP CONNECT tunnel (RFC 9110 §9.3.6) to host:port through the proxy `stream` is
+// connected to, authenticating with Basic when the proxy has a user. The request, which holds the
+// proxy password, is wiped after sending.
+// Errors (the caller names the proxy): errc::network "the proxy refused the tunnel to
+// <host:port>: HTTP <status> <reason>" (http_status set: 407, 403, 502, ...: transient, retried
+// like the other network failures); errc::protocol "malformed answer from the proxy: ..." (also
+// for data after a 2xx); "opening the tunnel timed out" / "opening the tunnel failed: <reason>".
+boost::asio::awaitable<Result<TcpStream>> tunnel(TcpStream stream, const Proxy& proxy,
+                                                 std::string host, std::string port,
+                                                 std::chrono::steady_clock::time_point deadline);
 
 // The TLS client handshake over a connected stream to `host`, with the settings of `context`
 // (the caller requires TLS >= 1.2 and peer verification there). A host name is sent as SNI and

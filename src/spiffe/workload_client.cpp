@@ -265,6 +265,9 @@ WorkloadClient::WorkloadClient(asio::any_io_executor executor, std::string targe
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
   args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
   args.SetInt(GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, 16 * 1024 * 1024);
+  // Never through a proxy: gRPC would tunnel a tcp:// address through $grpc_proxy/$http_proxy
+  // (its http_proxy mapper), and the SVID's private key would cross the proxy.
+  args.SetInt(GRPC_ARG_ENABLE_HTTP_PROXY, 0);
   impl_->registry = std::make_shared<CallRegistry>();
   impl_->registry->target = target_;
   impl_->registry->executor = executor_;

@@ -242,3 +242,108 @@ TEST_CASE("HttpClient: a lookup that hangs ends at the step timeout, the error n
   hanging.gate->open();
   CHECK(wait_until([&] { return thread_done.expired(); }));
 }
+
+TEST_CASE("interleave_families: the families alternate, the first answer's family first") {
+  const auto ep = [](const char* ip) { return tcp::endpoint(asio::ip::make_address(ip), 443); };
+  const net::Endpoints in{ep("::1"), ep("::2"), ep("::3"), ep("10.0.0.1"), ep("10.0.0.2")};
+  const net::Endpoints want{ep("::1"), ep("10.0.0.1"), ep("::2"), ep("10.0.0.2"), ep("::3")};
+  CHECK(net::interleave_families(in) == want);
+  const net::Endpoints v4_first{ep("10.0.0.1"), ep("::1")};
+  CHECK(net::interleave_families(v4_first) == v4_first);
+  CHECK(net::interleave_families({}).empty());
+}
+
+TEST_CASE("connect: an address that swallows SYNs costs at most the per-address bound") {
+  asio::io_context io;
+  // A listener with a full accept queue: the kernel drops further SYNs, so a connect there hangs
+  // as one to a black-holed route does.
+  tcp::acceptor full(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  full.listen(0);
+  tcp::socket filler(io);
+  filler.connect(full.local_endpoint());
+  LoopbackPeer peer(io, "HTTP/1.1 204 No Content\r\n\r\n", Then::close);
+  const net::Endpoints endpoints{full.local_endpoint(), peer.endpoints().front()};
+
+  const auto start = Clock::now();
+  auto r = run(io, [&]() -> asio::awaitable<Result<net::HttpResponse>> {
+    auto stream = co_await net::connect(endpoints, Clock::now() + 10s, 300ms);
+    if (!stream) co_return stream.error();
+    CHECK(stream->socket().remote_endpoint() == peer.endpoints().front());
+    co_return co_await net::exchange(std::move(*stream), get_request(), kCap, Clock::now() + 5s);
+  }());
+  peer.check();
+  REQUIRE(r.has_value());
+  CHECK(r->status == 204);
+  const auto took = Clock::now() - start;
+  CHECK(took >= 250ms);
+  CHECK(took < 3s);  // not the 10 s deadline
+
+  // Only the swallowing address: the last attempt runs to the deadline, and says so.
+  auto alone = run(io, connect_and_exchange({full.local_endpoint()}, kCap, Clock::now() + 500ms));
+  REQUIRE_FALSE(alone.has_value());
+  CHECK(alone.error().cls == errc::timeout);
+  CHECK(alone.error().message == "connecting timed out");
+}
+
+namespace {
+
+// The tunnel step against a scripted proxy answering `reply`; the CONNECT request it read.
+std::pair<Result<int>, std::string> tunnel_with(std::string reply, const std::string& proxy_url) {
+  asio::io_context io;
+  LoopbackPeer peer(io, std::move(reply), Then::hold);
+  auto proxy = net::parse_proxy_url(proxy_url, "--proxy");
+  REQUIRE(proxy.has_value());
+  auto r = run(io, [&]() -> asio::awaitable<Result<int>> {
+    auto stream = co_await net::connect(peer.endpoints(), Clock::now() + 5s);
+    if (!stream) co_return stream.error();
+    auto tunnel = co_await net::tunnel(std::move(*stream), *proxy, "sts.us-east-1.amazonaws.com",
+                                       "443", Clock::now() + 2s);
+    if (!tunnel) co_return tunnel.error();
+    co_return 1;  // not bool: an Error converts to bool
+  }());
+  peer.check();
+  return {r, peer.request()};
+}
+
+}  // namespace
+
+TEST_CASE("tunnel: CONNECT with Basic authentication, a 2xx opens it") {
+  auto [r, request] = tunnel_with("HTTP/1.1 200 Connection established\r\n\r\n",
+                                  "http://user:pa%3Ass@127.0.0.1:3128");
+  CHECK(r.has_value());
+  CHECK(request ==
+        "CONNECT sts.us-east-1.amazonaws.com:443 HTTP/1.1\r\n"
+        "Host: sts.us-east-1.amazonaws.com:443\r\n"
+        "Proxy-Authorization: Basic dXNlcjpwYTpzcw==\r\n\r\n");  // base64("user:pa:ss")
+}
+
+TEST_CASE("tunnel: refusals are network errors with the status; bad answers are protocol errors") {
+  auto [denied, req1] = tunnel_with(
+      "HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n", "127.0.0.1:3128");
+  REQUIRE_FALSE(denied.has_value());
+  CHECK(denied.error().cls == errc::network);
+  CHECK(denied.error().http_status == 407);
+  CHECK(denied.error().message ==
+        "the proxy refused the tunnel to sts.us-east-1.amazonaws.com:443: HTTP 407 Proxy "
+        "Authentication Required (the proxy wants a user name and password in the proxy URL)");
+  CHECK(denied.error().retryable());
+
+  auto [bad_gateway, req2] =
+      tunnel_with("HTTP/1.1 502 Bad Gateway\r\n\r\n", "http://127.0.0.1:3128");
+  REQUIRE_FALSE(bad_gateway.has_value());
+  CHECK(bad_gateway.error().http_status == 502);
+
+  auto [extra, req3] = tunnel_with("HTTP/1.1 200 OK\r\n\r\nsurprise", "http://127.0.0.1:3128");
+  REQUIRE_FALSE(extra.has_value());
+  CHECK(extra.error().cls == errc::protocol);
+
+  auto [garbage, req4] = tunnel_with("SSH-2.0-OpenSSH\r\n\r\n", "http://127.0.0.1:3128");
+  REQUIRE_FALSE(garbage.has_value());
+  CHECK(garbage.error().cls == errc::protocol);
+  CHECK(garbage.error().message.rfind("malformed answer from the proxy", 0) == 0);
+
+  auto [silent, req5] = tunnel_with("", "http://127.0.0.1:3128");  // holds, never answers
+  REQUIRE_FALSE(silent.has_value());
+  CHECK(silent.error().cls == errc::timeout);
+  CHECK(silent.error().message == "opening the tunnel timed out");
+}

@@ -281,12 +281,16 @@ class FakeWorkloadService final : public SpiffeWorkloadAPI::CallbackService {
 using detail::FakeWorkloadService;
 using detail::FakeWorkloadState;
 
-FakeWorkloadApi::FakeWorkloadApi(std::string socket_path)
+FakeWorkloadApi::FakeWorkloadApi(std::string socket_path, std::vector<std::string> tcp_addresses)
     : socket_path_(std::move(socket_path)),
+      tcp_ports_(tcp_addresses.size(), 0),
       state_(std::make_shared<FakeWorkloadState>()),
       service_(std::make_unique<FakeWorkloadService>(state_)) {
   grpc::ServerBuilder builder;
   builder.AddListeningPort(address(), grpc::InsecureServerCredentials());
+  for (std::size_t i = 0; i < tcp_addresses.size(); ++i) {
+    builder.AddListeningPort(tcp_addresses[i], grpc::InsecureServerCredentials(), &tcp_ports_[i]);
+  }
   builder.RegisterService(service_.get());
   server_ = builder.BuildAndStart();  // null if any listening port failed to bind
   if (!server_) {

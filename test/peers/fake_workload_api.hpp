@@ -61,13 +61,16 @@ class FakeWorkloadApi {
  public:
   // Builds and starts the server on `unix:<socket_path>` (an absolute path; an existing socket
   // file there is replaced). Throws std::runtime_error if the server cannot start.
-  explicit FakeWorkloadApi(std::string socket_path);
+  // With `tcp_addresses` (e.g. "127.0.0.1:0", "[::1]:0") it also listens there; tcp_ports() gives
+  // the ports chosen, in order.
+  explicit FakeWorkloadApi(std::string socket_path, std::vector<std::string> tcp_addresses = {});
   ~FakeWorkloadApi();  // shutdown(), then frees the server
   FakeWorkloadApi(const FakeWorkloadApi&) = delete;
   FakeWorkloadApi& operator=(const FakeWorkloadApi&) = delete;
 
   const std::string& socket_path() const;
   std::string address() const;  // "unix:<socket_path>", what gRPC clients dial
+  const std::vector<int>& tcp_ports() const { return tcp_ports_; }
 
   // Replaces the X.509 state; every open FetchX509SVID stream is sent the new full state (only
   // the newest, if several updates arrive while a write is in flight). An empty vector ends
@@ -106,6 +109,7 @@ class FakeWorkloadApi {
 
  private:
   std::string socket_path_;
+  std::vector<int> tcp_ports_;
   // Shared with the service and with every reactor, so that a reactor finishing late can
   // never touch freed state.
   std::shared_ptr<detail::FakeWorkloadState> state_;

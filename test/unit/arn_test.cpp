@@ -56,10 +56,3 @@ TEST_CASE("regions") {
   CHECK_FALSE(aws::valid_region("us--1"));
   CHECK_FALSE(aws::valid_region(""));
 }
-
-TEST_CASE("default endpoints, including the China partition") {
-  CHECK(aws::default_rolesanywhere_endpoint("eu-west-2") ==
-        "https://rolesanywhere.eu-west-2.amazonaws.com");
-  CHECK(aws::default_rolesanywhere_endpoint("cn-northwest-1") ==
-        "https://rolesanywhere.cn-northwest-1.amazonaws.com.cn");
-}

@@ -377,3 +377,110 @@ TEST_CASE("the serve commands: binds, the token file, loopback unless --allow-re
   REQUIRE_MESSAGE(o.plan.has_value(), o.err);
   CHECK(std::get<app::ToServer>(o.plan->output).account_id == "210987654321");
 }
+
+TEST_CASE("FIPS and dual-stack endpoints; the signing region stays plain") {
+  auto fips = parse(base({"--use-fips-endpoint"}));
+  REQUIRE_MESSAGE(fips.plan.has_value(), fips.err);
+  CHECK(fips.plan->endpoint.host == "rolesanywhere-fips.us-east-1.amazonaws.com");
+
+  // A FIPS pseudo-region turns FIPS on; the scope gets the plain region (AWS's helper put the
+  // pseudo-region there and broke the signature).
+  auto pseudo = parse(base({"--region", "us-east-1-fips"}));
+  REQUIRE_MESSAGE(pseudo.plan.has_value(), pseudo.err);
+  CHECK(ra(pseudo).session.region == "us-east-1");
+  CHECK(pseudo.plan->endpoint.host == "rolesanywhere-fips.us-east-1.amazonaws.com");
+
+  auto env =
+      parse(base(), {{"AWS_USE_FIPS_ENDPOINT", "true"}, {"AWS_USE_DUALSTACK_ENDPOINT", "TRUE"}});
+  REQUIRE_MESSAGE(env.plan.has_value(), env.err);
+  CHECK(env.plan->endpoint.host == "rolesanywhere-fips.us-east-1.api.aws");
+
+  auto dual =
+      parse({"jwt-credential-process", "--audience", "sts.amazonaws.com", "--region",
+             "us-gov-east-1", "--use-dualstack-endpoint", "--workload-api-addr", "unix:///s"});
+  REQUIRE_MESSAGE(dual.plan.has_value(), dual.err);
+  CHECK(dual.plan->endpoint.host == "sts.us-gov-east-1.api.aws");
+
+  check_usage_error(parse(base(), {{"AWS_USE_FIPS_ENDPOINT", "sure"}}), "AWS_USE_FIPS_ENDPOINT");
+  check_usage_error(parse(base({"--use-fips-endpoint", "--endpoint", "https://ra.example"})),
+                    "--endpoint sets a custom endpoint");
+}
+
+TEST_CASE("endpoint variables: below --endpoint, above the default") {
+  auto ra_var = parse(base(), {{"AWS_ENDPOINT_URL_ROLESANYWHERE", "https://ra.internal:8443"},
+                               {"AWS_ENDPOINT_URL", "https://all.internal"}});
+  REQUIRE_MESSAGE(ra_var.plan.has_value(), ra_var.err);
+  CHECK(ra_var.plan->endpoint.host == "ra.internal");
+  CHECK(ra_var.plan->endpoint_source == "AWS_ENDPOINT_URL_ROLESANYWHERE");
+  auto flag = parse(base({"--endpoint", "https://flag.internal"}),
+                    {{"AWS_ENDPOINT_URL_ROLESANYWHERE", "https://ra.internal:8443"}});
+  CHECK(flag.plan->endpoint.host == "flag.internal");
+  auto jwt =
+      parse({"jwt-credential-process", "--audience", "a", "--workload-api-addr", "unix:///s"},
+            {{"AWS_ENDPOINT_URL_STS", "https://sts.internal"},
+             {"AWS_ENDPOINT_URL_ROLESANYWHERE", "https://ra.internal"}});
+  REQUIRE_MESSAGE(jwt.plan.has_value(), jwt.err);
+  CHECK(jwt.plan->endpoint.host == "sts.internal");
+  check_usage_error(parse(base(), {{"AWS_ENDPOINT_URL", "ftp://x"}}), "AWS_ENDPOINT_URL: ");
+}
+
+TEST_CASE("STS takes its region from AWS_REGION / AWS_DEFAULT_REGION like the SDKs") {
+  const std::vector<std::string> jwt{"jwt-credential-process", "--audience", "a",
+                                     "--workload-api-addr", "unix:///s"};
+  auto o = parse(jwt, {{"AWS_DEFAULT_REGION", "eu-west-3"}});
+  REQUIRE_MESSAGE(o.plan.has_value(), o.err);
+  CHECK(o.plan->endpoint.host == "sts.eu-west-3.amazonaws.com");
+  o = parse(jwt, {{"AWS_REGION", "ap-south-2"}, {"AWS_DEFAULT_REGION", "eu-west-3"}});
+  CHECK(o.plan->endpoint.host == "sts.ap-south-2.amazonaws.com");
+  check_usage_error(parse(jwt, {{"AWS_REGION", "nowhere"}}), "AWS_REGION: 'nowhere'");
+}
+
+TEST_CASE("every partition; a region outside the ARNs' partition is refused") {
+  auto iso = parse(
+      {"x509-credential-process", "--trust-anchor-arn",
+       "arn:aws-iso-b:rolesanywhere:us-isob-east-1:123456789012:trust-anchor/ta", "--profile-arn",
+       "arn:aws-iso-b:rolesanywhere:us-isob-east-1:123456789012:profile/p", "--role-arn",
+       "arn:aws-iso-b:iam::123456789012:role/r", "--workload-api-addr", "unix:///s"});
+  REQUIRE_MESSAGE(iso.plan.has_value(), iso.err);
+  CHECK(iso.plan->endpoint.host == "rolesanywhere.us-isob-east-1.sc2s.sgov.gov");
+
+  check_usage_error(
+      parse({"x509-credential-process", "--trust-anchor-arn",
+             "arn:aws-cn:rolesanywhere:us-east-1:123456789012:trust-anchor/ta", "--profile-arn",
+             "arn:aws-cn:rolesanywhere:us-east-1:123456789012:profile/p", "--role-arn",
+             "arn:aws-cn:iam::123456789012:role/r", "--workload-api-addr", "unix:///s"}),
+      "the trust anchor's region us-east-1 is in the aws partition, but --trust-anchor-arn is in "
+      "aws-cn");
+  check_usage_error(parse({"jwt-credential-process", "--audience", "a", "--region", "cn-north-1",
+                           "--role-arn", kRole, "--workload-api-addr", "unix:///s"}),
+                    "--region cn-north-1 is in the aws-cn partition, but --role-arn is in aws");
+}
+
+TEST_CASE("the proxy: --proxy, HTTPS_PROXY, NO_PROXY, --no-proxy") {
+  auto none = parse(base());
+  CHECK_FALSE(none.plan->proxy.https.has_value());
+
+  auto env = parse(base(), {{"HTTPS_PROXY", "http://upper:3128"},
+                            {"https_proxy", "http://lower:3128"},
+                            {"NO_PROXY", ".internal,10.0.0.0/8"}});
+  REQUIRE_MESSAGE(env.plan.has_value(), env.err);
+  REQUIRE(env.plan->proxy.https.has_value());
+  CHECK(env.plan->proxy.https->host == "lower");  // lower case first, as the SDKs read it
+  CHECK(env.plan->proxy.https->source == "https_proxy");
+  CHECK(env.plan->proxy.no_proxy.size() == 2);
+
+  auto flag = parse(base({"--proxy", "http://u:p@flag:8080"}), {{"HTTPS_PROXY", "http://env:1"}});
+  REQUIRE_MESSAGE(flag.plan.has_value(), flag.err);
+  CHECK(flag.plan->proxy.https->host == "flag");
+  CHECK(flag.plan->proxy.https->user == "u");
+
+  auto off = parse(base({"--no-proxy"}), {{"HTTPS_PROXY", "http://env:1"}});
+  REQUIRE_MESSAGE(off.plan.has_value(), off.err);
+  CHECK_FALSE(off.plan->proxy.https.has_value());
+
+  check_usage_error(parse(base({"--no-proxy", "--proxy", "http://p:1"})),
+                    "--proxy and --no-proxy can't be used together");
+  auto bad = parse(base({"--proxy", "http://u:topsecret@p:notaport"}));
+  check_usage_error(bad, "--proxy: not a usable proxy URL: invalid port");
+  CHECK(bad.err.find("topsecret") == std::string::npos);
+}

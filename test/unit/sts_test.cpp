@@ -61,16 +61,6 @@ Error failure(const net::HttpResponse& r) {
 
 }  // namespace
 
-TEST_CASE("default STS endpoints, .com.cn in the China partition") {
-  CHECK(aws::default_sts_endpoint("us-east-1") == "https://sts.us-east-1.amazonaws.com");
-  CHECK(aws::default_sts_endpoint("eu-central-2") == "https://sts.eu-central-2.amazonaws.com");
-  CHECK(aws::default_sts_endpoint("us-gov-west-1") == "https://sts.us-gov-west-1.amazonaws.com");
-  CHECK(aws::default_sts_endpoint("cn-north-1") == "https://sts.cn-north-1.amazonaws.com.cn");
-  CHECK(aws::default_sts_endpoint("cn-northwest-1") ==
-        "https://sts.cn-northwest-1.amazonaws.com.cn");
-  CHECK(net::parse_url(aws::default_sts_endpoint("cn-north-1")).has_value());
-}
-
 TEST_CASE("the request carries every parameter form-encoded in the body, the token last") {
   const std::string token = "eyJ+a/b=.c+d/e==.f/g+h=";
   aws::WebIdentityParams params;
