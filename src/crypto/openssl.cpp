@@ -12,7 +12,11 @@
 #include <openssl/rsa.h>
 #include <openssl/x509v3.h>
 
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
 #include <ctime>
+#include <filesystem>
 
 namespace awh::crypto {
 namespace {
@@ -36,6 +40,56 @@ std::string last_openssl_error() {
     result = buf;  // keep the last (most specific) one
   }
   return result;
+}
+
+namespace {
+
+// True if one of the ':'-separated directories holds an entry named like "5ad8a5d6.0": the
+// names X509_LOOKUP_hash_dir() looks up (OpenSSL, crypto/x509/by_dir.c).
+bool has_hashed_entry(std::string_view dirs) {
+  while (!dirs.empty()) {
+    const auto colon = dirs.find(':');
+    const std::string dir(dirs.substr(0, colon));
+    dirs = colon == std::string_view::npos ? std::string_view{} : dirs.substr(colon + 1);
+    std::error_code ec;
+    for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+      const std::string name = it->path().filename().string();
+      if (name.size() >= 10 && name[8] == '.' &&
+          std::all_of(name.begin(), name.begin() + 8,
+                      [](unsigned char c) { return std::isxdigit(c) != 0; })) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+const char* env_or(const char* name, const char* fallback) {
+  const char* value = std::getenv(name);
+  return value != nullptr ? value : fallback;
+}
+
+}  // namespace
+
+Result<void> use_system_trust_store(X509_STORE* store) {
+  // The same environment variables and defaults as X509_STORE_set_default_paths
+  // (crypto/x509/x509_d2.c): SSL_CERT_DIR and SSL_CERT_FILE override the built-in paths.
+  const char* dirs = env_or(X509_get_default_cert_dir_env(), X509_get_default_cert_dir());
+  const char* file_env = std::getenv(X509_get_default_cert_file_env());
+  X509_LOOKUP* by_dir = X509_STORE_add_lookup(store, X509_LOOKUP_hash_dir());
+  if (by_dir == nullptr || X509_LOOKUP_add_dir(by_dir, dirs, X509_FILETYPE_PEM) != 1) {
+    return crypto_error("cannot use the system trust store's directory");
+  }
+  if (file_env != nullptr || !has_hashed_entry(dirs)) {
+    const char* file = file_env != nullptr ? file_env : X509_get_default_cert_file();
+    X509_LOOKUP* by_file = X509_STORE_add_lookup(store, X509_LOOKUP_file());
+    if (by_file == nullptr) return crypto_error("cannot use the system trust store's file");
+    // Like X509_STORE_set_default_paths, a missing file is not an error: the directory (or
+    // nothing) is then the trust store, and verification fails for every peer.
+    X509_LOOKUP_load_file(by_file, file, X509_FILETYPE_PEM);
+  }
+  ERR_clear_error();
+  return {};
 }
 
 std::string sha256(std::string_view data) {

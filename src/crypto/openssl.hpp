@@ -72,6 +72,14 @@ struct KeyDescription {
 };
 KeyDescription describe_key(const EVP_PKEY* key);
 
+// Points `store` at the system trust store as OpenSSL's X509_STORE_set_default_paths does
+// (SSL_CERT_DIR / SSL_CERT_FILE, else OpenSSL's built-in directory and file), but looks CAs up
+// in the hashed directory (`<subject hash>.N`, as `openssl rehash` or Debian's ca-certificates
+// make it) when it is needed, instead of parsing the whole bundle file into memory up front.
+// The bundle file is still loaded when SSL_CERT_FILE names one, or when no directory holds a
+// hashed entry. Verification is unchanged: the same CAs are trusted.
+Result<void> use_system_trust_store(X509_STORE* store);
+
 // RSA (any size >= 2048) or EC on P-256/P-384; anything else is an error naming the key.
 Result<KeyType> signing_key_type(EVP_PKEY* key);
 

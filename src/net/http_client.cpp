@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "crypto/openssl.hpp"
 #include "net/steps.hpp"
 #include "util/atomic_file.hpp"
 #include "util/text.hpp"
@@ -53,10 +54,10 @@ Result<std::unique_ptr<HttpClient>> HttpClient::create(ClientOptions options) {
   client->ssl_.set_verify_mode(asio::ssl::verify_peer);
   boost::system::error_code ec;
   if (client->options_.ca_bundle_path.empty()) {
-    client->ssl_.set_default_verify_paths(ec);
-    if (ec) {
-      return make_error(errc::tls,
-                        fmt::format("cannot load the system trust store: {}", ec.message()));
+    // The hashed directory: CAs are read when a chain needs them, not all kept in memory.
+    if (auto loaded = crypto::use_system_trust_store(SSL_CTX_get_cert_store(ctx)); !loaded) {
+      return make_error(
+          errc::tls, fmt::format("cannot load the system trust store: {}", loaded.error().message));
     }
   } else {
     // Read by us, not by OpenSSL's path API: a FIFO or a device there is refused unread, never

@@ -16,6 +16,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "spiffe/grpc_tuning.hpp"
 #include "util/async_event.hpp"
 #include "util/log.hpp"
 #include "util/text.hpp"
@@ -147,7 +148,7 @@ struct CallRegistry {
 };
 
 struct WorkloadClient::Impl {
-  std::shared_ptr<grpc::Channel> channel;
+  std::shared_ptr<grpc::ChannelInterface> channel;
   std::unique_ptr<SpiffeWorkloadAPI::Stub> stub;
   std::shared_ptr<CallRegistry> registry;
 };
@@ -279,7 +280,7 @@ WorkloadClient::WorkloadClient(asio::any_io_executor executor, std::string targe
   impl_->registry = std::make_shared<CallRegistry>();
   impl_->registry->target = target_;
   impl_->registry->executor = executor_;
-  impl_->channel = grpc::CreateCustomChannel(target_, grpc::InsecureChannelCredentials(), args);
+  impl_->channel = create_workload_channel(target_, args);
   impl_->stub = SpiffeWorkloadAPI::NewStub(impl_->channel);
 }
 

@@ -7,6 +7,9 @@
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/support/client_callback.h>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -14,10 +17,20 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <cstdlib>
 #include <exception>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -27,8 +40,10 @@
 #include "fake_workload_api.hpp"
 #include "harness.hpp"
 #include "spiffe/address.hpp"
+#include "spiffe/grpc_tuning.hpp"
 #include "spiffe/workload_client.hpp"
 #include "test_pki.hpp"
+#include "workload.grpc.pb.h"
 
 // For doctest's messages: a failed CHECK on a Result shows the error. (boost::system::result's
 // own operator<< needs one for the value type too.)
@@ -56,6 +71,10 @@ using testpeers::FakeWorkloadApi;
 using testpeers::KeyKind;
 using X509Result = Result<std::vector<RawX509Svid>>;
 using JwtResult = Result<std::vector<RawJwtSvid>>;
+
+// The helper's gRPC changes go in before the in-process fake agent starts gRPC, as they do in
+// the helper (spiffe/grpc_tuning.hpp).
+const bool kGrpcPrepared = (prepare_grpc(), true);
 
 // gRPC status codes, as Error::grpc_status carries them.
 constexpr int kInvalidArgument = 3;
@@ -454,6 +473,168 @@ TEST_CASE("fetch_jwt_once: the JWT-SVIDs, what it sends, and its errors") {
     CHECK(f.api.wait_for_held_jwt_calls(0, 5s));
   }
   CHECK(f.api.calls() >= 1);
+}
+
+}  // namespace awh::spiffe
+
+namespace awh::spiffe {
+namespace {
+
+// A TCP listener on 127.0.0.1 that accepts and closes every connection, counting them.
+class CountingListener {
+ public:
+  CountingListener() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(fd_ >= 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    REQUIRE(::listen(fd_, 16) == 0);
+    socklen_t len = sizeof addr;
+    REQUIRE(::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+    port_ = ntohs(addr.sin_port);
+    thread_ = std::thread([this] {
+      while (!stop_) {
+        pollfd p{fd_, POLLIN, 0};
+        if (::poll(&p, 1, 50) == 1) {
+          const int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+          if (c >= 0) {
+            ++accepted_;
+            ::close(c);
+          }
+        }
+      }
+    });
+  }
+  ~CountingListener() {
+    stop_ = true;
+    thread_.join();
+    ::close(fd_);
+  }
+  int port() const { return port_; }
+  int accepted() const { return accepted_; }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> accepted_{0};
+  std::thread thread_;
+};
+
+// Sets an environment variable for one scope.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const std::string& value) : name_(name) {
+    ::setenv(name, value.c_str(), 1);
+  }
+  ~ScopedEnv() { ::unsetenv(name_); }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  const char* name_;
+};
+
+}  // namespace
+
+TEST_CASE("the Workload API is never proxied, and dns: targets are not resolved") {
+  // Stock gRPC sends an ipv4: target through the proxy named by grpc_proxy/https_proxy/
+  // http_proxy (HTTP CONNECT, src/core/ext/filters/client_channel/http_proxy.cc). The local
+  // Workload API must be dialled directly, whatever the environment says.
+  Fixture f;
+  CountingListener agent;
+  CountingListener proxy;
+  const std::string proxy_url = "http://127.0.0.1:" + std::to_string(proxy.port());
+  ScopedEnv grpc_proxy("grpc_proxy", proxy_url);
+  ScopedEnv https_proxy("https_proxy", proxy_url);
+  ScopedEnv http_proxy("http_proxy", proxy_url);
+  const std::string port = std::to_string(agent.port());
+  {
+    auto target = workload_api_target("tcp://127.0.0.1:" + port, "test");
+    REQUIRE(target);
+    WorkloadClient direct(f.io.get_executor(), *target);
+    const X509Result r = f.run(direct.fetch_x509_once(Clock::now() + 1500ms), 20s);
+    CHECK_FALSE(r);  // the listener speaks no gRPC
+  }
+  CHECK(agent.accepted() >= 1);
+  CHECK(proxy.accepted() == 0);
+  if (grpc_tuned()) {
+    // With the client-only configuration there is no DNS resolver: a dns: target fails and
+    // connects nowhere.
+    const int before = agent.accepted();
+    {
+      WorkloadClient by_dns(f.io.get_executor(), "dns:///127.0.0.1:" + port);
+      const X509Result r = f.run(by_dns.fetch_x509_once(Clock::now() + 1500ms), 20s);
+      CHECK_FALSE(r);
+    }
+    CHECK(agent.accepted() == before);
+    CHECK(proxy.accepted() == 0);
+  }
+}
+
+}  // namespace awh::spiffe
+
+namespace awh::spiffe {
+namespace {
+
+// Reads one FetchX509SVID stream and records how it ended.
+class StreamWatcher final : public grpc::ClientReadReactor<X509SVIDResponse> {
+ public:
+  void start(SpiffeWorkloadAPI::Stub& stub) {
+    context_.AddMetadata("workload.spiffe.io", "true");
+    stub.async()->FetchX509SVID(&context_, &request_, this);
+    StartRead(&response_);
+    StartCall();
+  }
+  void OnReadDone(bool ok) override {
+    if (ok) StartRead(&response_);
+  }
+  void OnDone(const grpc::Status& status) override {
+    std::lock_guard lock(mutex_);
+    status_ = status;
+    done_.notify_all();
+  }
+  std::optional<grpc::Status> wait(std::chrono::milliseconds limit) {
+    std::unique_lock lock(mutex_);
+    done_.wait_for(lock, limit, [&] { return status_.has_value(); });
+    return status_;
+  }
+  void cancel() { context_.TryCancel(); }
+
+ private:
+  grpc::ClientContext context_;
+  X509SVIDRequest request_;
+  X509SVIDResponse response_;
+  std::mutex mutex_;
+  std::condition_variable done_;
+  std::optional<grpc::Status> status_;
+};
+
+}  // namespace
+
+TEST_CASE("keepalive pings fire on the helper's channel") {
+  // A channel that pings every 100 ms while a stream is open: gRPC's server allows one ping per
+  // 5 minutes without data and, after two strikes, ends the connection with GOAWAY
+  // ENHANCE_YOUR_CALM "too_many_pings" (gRPC core, chttp2 ping policy), which ends the stream.
+  // It ends only if the client's keepalive timer fires.
+  Fixture f;
+  f.api.set_svids({f.svid("spiffe://example.org/a", "h")});
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 100);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5000);
+  args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  args.SetInt(GRPC_ARG_HTTP2_MIN_SENT_PING_INTERVAL_WITHOUT_DATA_MS, 10);
+  auto stub = SpiffeWorkloadAPI::NewStub(create_workload_channel(f.api.address(), args));
+  StreamWatcher watcher;
+  watcher.start(*stub);
+  const auto status = watcher.wait(10s);
+  if (!status) watcher.cancel();
+  REQUIRE(status);
+  CAPTURE(status->error_message());
+  CHECK(status->error_code() == grpc::StatusCode::UNAVAILABLE);
+  watcher.wait(10s);
 }
 
 }  // namespace awh::spiffe

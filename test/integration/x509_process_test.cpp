@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <regex>
@@ -313,6 +314,30 @@ TEST_CASE("TLS: an untrusted server certificate fails; the CA bundle can come fr
     auto r = run(a, {{"AWS_CA_BUNDLE", standin.ca_pem_path()}});
     CAPTURE(r.err);
     CHECK(r.exit_code == 0);
+  }
+  SUBCASE("without --ca-bundle, the system store's hashed directory (SSL_CERT_DIR) is used") {
+    // A directory as `openssl rehash` makes it: the CA under its subject-hash name. The
+    // helper must find the stand-in's CA there, and only there.
+    set_flag(a, "--ca-bundle", std::nullopt);
+    const std::string trusted = f.dir.file("hashed-trusted");
+    const std::string other_dir = f.dir.file("hashed-other");
+    std::filesystem::create_directories(trusted);
+    std::filesystem::create_directories(other_dir);
+    write_file(trusted + "/ca.pem", read_file(standin.ca_pem_path()));
+    testpeers::TestPki other("other.org");
+    write_file(other_dir + "/ca.pem", other.root_pem());
+    for (const auto& dir : {trusted, other_dir}) {
+      REQUIRE(std::system(("openssl rehash '" + dir + "'").c_str()) == 0);
+    }
+    auto good =
+        run(a, {{"AWS_CA_BUNDLE", "\x01"}, {"SSL_CERT_FILE", "\x01"}, {"SSL_CERT_DIR", trusted}});
+    CAPTURE(good.err);
+    CHECK(good.exit_code == 0);
+    CHECK(standin.records().size() == 1);
+    auto bad =
+        run(a, {{"AWS_CA_BUNDLE", "\x01"}, {"SSL_CERT_FILE", "\x01"}, {"SSL_CERT_DIR", other_dir}});
+    check_failure(bad, "TLS certificate verification failed");
+    CHECK(standin.records().size() == 1);
   }
   SUBCASE("an unreadable CA bundle is a clear error") {
     set_flag(a, "--ca-bundle", f.dir.file("no-such.pem"));
