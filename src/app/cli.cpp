@@ -105,7 +105,6 @@ struct Raw {
   bool no_proxy = false;
   bool use_fips = false;
   bool use_dualstack = false;
-  std::string format = "text";
   std::string config;
 };
 
