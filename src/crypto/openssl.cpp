@@ -229,12 +229,6 @@ KeyDescription describe_key(const EVP_PKEY* key) {
   return out;
 }
 
-std::chrono::system_clock::time_point not_before(const X509* cert) {
-  std::tm tm{};
-  if (ASN1_TIME_to_tm(X509_get0_notBefore(cert), &tm) != 1) return {};
-  return std::chrono::system_clock::from_time_t(timegm(&tm));
-}
-
 bool is_ca(X509* cert) { return (X509_get_extension_flags(cert) & EXFLAG_CA) != 0; }
 
 std::vector<std::string> uri_sans(const X509* cert) {

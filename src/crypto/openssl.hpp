@@ -56,7 +56,6 @@ std::string serial_decimal(const X509* cert);
 std::string serial_hex(const X509* cert);
 std::chrono::system_clock::time_point not_before(const X509* cert);
 std::chrono::system_clock::time_point not_after(const X509* cert);
-std::chrono::system_clock::time_point not_before(const X509* cert);
 // basicConstraints CA:TRUE.
 bool is_ca(X509* cert);
 // URI subjectAltNames of a certificate, in order.
