@@ -74,13 +74,19 @@ Result<void> write_profiles(const FileTarget& file,
   }
   FileTarget first = file;
   first.profile = entries.front().profile;
-  AWH_TRY(contents, new_contents(first, *entries.front().credentials));
-  // The rest go into what we just made, which parses: an upsert can't fail on the contents.
-  for (std::size_t i = 1; i < entries.size(); ++i) {
-    AWH_TRY(edited, upsert_profile(*contents, entries[i].profile, *entries[i].credentials));
-    *contents = util::SecretString(std::move(*edited));
-  }
-  return util::write_file_atomically(file.path, *contents);
+  // One locked read-modify-rename for every profile (util::update_file_atomically).
+  return util::update_file_atomically(
+      file.path,
+      [&](std::optional<std::string_view> existing) -> Result<util::SecretString> {
+        AWH_TRY(contents, new_contents(first, *entries.front().credentials, existing));
+        // The rest go into what we just made, which parses: an upsert can't fail on it.
+        for (std::size_t i = 1; i < entries.size(); ++i) {
+          AWH_TRY(edited, upsert_profile(*contents, entries[i].profile, *entries[i].credentials));
+          *contents = util::SecretString(std::move(*edited));
+        }
+        return std::move(*contents);
+      },
+      write_options(file));
 }
 
 }  // namespace awh::creds

@@ -571,6 +571,7 @@ TEST_CASE("--exit-code-compat go: usage errors exit 1, like the Go tool") {
   check_usage_error(parse(base({"--exit-code-compat", "rust"})), "--exit-code-compat");
   o = parse(base({"--exit-code-compat", "go"}));
   CHECK(o.plan.has_value());
+}
 
 TEST_CASE("every flag value has a length limit, checked before anything else") {
   const std::string arn_tail(2100, 'a');
