@@ -198,6 +198,11 @@ void add_common(CLI::App& cmd, Raw& raw) {
   cmd.add_option("--exit-code-compat", raw.exit_code_compat,
                  "go: exit 1 on usage errors, like the Go tool (default: 2)")
       ->check(CLI::IsMember({"go"}));
+  cmd.add_flag("--allow-core-dumps", raw.allow_core_dumps,
+               "Debugging: allow core dumps (they would hold the credentials and the SVID key)");
+  cmd.add_flag("--allow-grpc-trace", raw.allow_grpc_trace,
+               "Debugging: keep GRPC_TRACE and GRPC_VERBOSITY (gRPC's transport trace can print "
+               "the SVID key)");
 }
 
 // The *-credential-process commands.
@@ -216,11 +221,6 @@ void add_whoami(CLI::App& cmd, Raw& raw) {
                  "the region)");
   cmd.add_option("--format", raw.format, "Output: text or json (default text)")
       ->check(CLI::IsMember({"text", "json"}));
-  cmd.add_flag("--allow-core-dumps", raw.allow_core_dumps,
-               "Debugging: allow core dumps (they would hold the credentials and the SVID key)");
-  cmd.add_flag("--allow-grpc-trace", raw.allow_grpc_trace,
-               "Debugging: keep GRPC_TRACE and GRPC_VERBOSITY (gRPC's transport trace can print "
-               "the SVID key)");
 }
 
 void add_x509(CLI::App& cmd, Raw& raw) {

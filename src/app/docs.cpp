@@ -43,6 +43,18 @@ constexpr EnvDoc kEnvironment[] = {
     {"WATCHDOG_USEC, WATCHDOG_PID",
      "Set by systemd with WatchdogSec=: the daemons send WATCHDOG=1 every half interval while "
      "their event loop runs."},
+    {"XDG_RUNTIME_DIR",
+     "With --cache and no --cache-dir, the cache lives in $XDG_RUNTIME_DIR/"
+     "aws-spiffe-workload-helper (else in /tmp/aws-spiffe-workload-helper-<uid>)."},
+    {"SSL_CERT_DIR, SSL_CERT_FILE",
+     "The system trust store OpenSSL uses when neither --ca-bundle nor AWS_CA_BUNDLE is given."},
+    {"GRPC_TRACE, GRPC_VERBOSITY",
+     "Cleared at start (gRPC's transport trace would print the SVID key) unless "
+     "--allow-grpc-trace is given."},
+    {"AWH_GRPC_STOCK",
+     "For diagnosis: a comma-separated list of the idle-time gRPC changes to turn off, \"queue\" "
+     "(our completion queue), \"timer\" (our timer list) or \"all\"; gRPC's stock behaviour comes "
+     "back."},
     {"GRPC_CLIENT_CHANNEL_BACKUP_POLL_INTERVAL_MS",
      "gRPC's backup poller interval; 0 (off) unless set, which keeps an idle daemon quiet."},
 };
