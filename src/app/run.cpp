@@ -185,6 +185,14 @@ std::unique_ptr<engine::IdentitySource> make_source(const Plan& plan,
                     plan.exchange);
 }
 
+// The HTTPS client for the plan's endpoint: its trust store and proxy settings.
+Result<std::unique_ptr<net::HttpClient>> make_http_client(const Plan& plan) {
+  net::ClientOptions options;
+  options.ca_bundle_path = plan.ca_bundle;
+  options.proxy = plan.proxy;
+  return net::HttpClient::create(std::move(options));
+}
+
 std::unique_ptr<engine::Exchanger> make_exchanger(const Plan& plan, net::HttpClient& http) {
   return std::visit(util::Overload{
                         [&](const RolesAnywhere& ra) -> std::unique_ptr<engine::Exchanger> {
@@ -272,10 +280,7 @@ class Signals {
 // overlapping writes into one rename. A failing exchange keeps failing alone; an engine that
 // stops for good (the agent rejects us) stops the others, and the exit code is the worst.
 int run_config(const Plan& plan) {
-  net::ClientOptions client_options;
-  client_options.ca_bundle_path = plan.ca_bundle;
-  client_options.proxy = plan.proxy;
-  auto http = net::HttpClient::create(std::move(client_options));
+  auto http = make_http_client(plan);
   if (!http) {
     log::error("{}", http.error().message);
     return 1;
@@ -408,10 +413,7 @@ int run(const Plan& plan) {
       return 1;
     }
   }
-  net::ClientOptions client_options;
-  client_options.ca_bundle_path = plan.ca_bundle;
-  client_options.proxy = plan.proxy;
-  auto http = net::HttpClient::create(std::move(client_options));
+  auto http = make_http_client(plan);
   if (!http) {
     log::error("{}", http.error().message);
     return 1;
