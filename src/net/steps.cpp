@@ -195,10 +195,11 @@ asio::awaitable<Result<HttpResponse>> exchange_over(AnyStream& stream, TcpStream
   }
 
   // The raw response (credentials in it) passes through this buffer: reserved up front so that
-  // a usual answer never reallocates (a freed copy would keep the bytes), and wiped whole.
+  // a usual answer (2-4 KiB) never reallocates (a freed copy would keep the bytes), and wiped
+  // whole.
   struct WipedBuffer {
     beast::flat_buffer buffer;
-    WipedBuffer() { buffer.reserve(64 * 1024); }
+    WipedBuffer() { buffer.reserve(16 * 1024); }
     WipedBuffer(const WipedBuffer&) = delete;
     WipedBuffer& operator=(const WipedBuffer&) = delete;
     ~WipedBuffer() {
