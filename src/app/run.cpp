@@ -389,9 +389,10 @@ int run_config(const Plan& plan) {
     std::optional<serve::Server> health;
     if (plan.health) {
       auto opened = open_health(health, io, *plan.health, [&](const serve::Request& request) {
-        std::vector<const engine::Metrics*> parts{&health_requests};
+        std::vector<const engine::Metrics*> parts;
         for (const auto& lane : lanes) parts.push_back(&lane.engine->metrics());
-        const engine::Metrics combined = engine::combine(parts);
+        engine::Metrics combined = engine::combine(parts);
+        combined.requests = health_requests.requests;
         serve::RouteState state;
         state.metrics = &combined;
         state.version = AWH_VERSION;

@@ -91,9 +91,10 @@ serve::Reply ServeDriver::handle(const serve::Request& request) {
     return serve::answer(request, state, requests_);
   }
   // /readyz and /metrics speak for every exchange.
-  std::vector<const engine::Metrics*> parts{&requests_};
+  std::vector<const engine::Metrics*> parts;
   for (const auto& r : routes_) parts.push_back(&r.engine->metrics());
-  const engine::Metrics combined = engine::combine(parts);
+  engine::Metrics combined = engine::combine(parts);
+  combined.requests = requests_.requests;
   state.metrics = &combined;
   return serve::answer(request, state, requests_);
 }
