@@ -5,15 +5,12 @@
 #include <algorithm>
 #include <cctype>
 
+#include "util/strings.hpp"
+
 namespace awh::aws {
 namespace {
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
+using util::ascii_lower;
 
 // SigV4: trim leading/trailing spaces and collapse sequential spaces to one.
 std::string trim_value(std::string_view v) {
@@ -75,7 +72,8 @@ std::string credential_scope(std::string_view amz_date, std::string_view region)
 std::pair<std::string, std::string> canonical_request(const SigningInput& in) {
   std::vector<std::pair<std::string, std::string>> headers;
   headers.reserve(in.headers.size());
-  for (const auto& [name, value] : in.headers) headers.emplace_back(lower(name), trim_value(value));
+  for (const auto& [name, value] : in.headers)
+    headers.emplace_back(ascii_lower(name), trim_value(value));
   std::sort(headers.begin(), headers.end());
 
   std::string canonical_headers;

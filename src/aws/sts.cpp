@@ -2,9 +2,10 @@
 
 #include <fmt/format.h>
 
-#include <pugixml.hpp>
+#include <rapidxml/rapidxml.hpp>
 
 #include <cctype>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -31,27 +32,63 @@ void append_param(std::string& body, std::string_view name, std::string_view val
   util::wipe(encoded);
 }
 
-std::string_view local_name(const char* qualified) {
-  const std::string_view name(qualified);
+using XmlNode = rapidxml::xml_node<char>;
+
+std::string_view local_name(const XmlNode* node) {
+  const std::string_view name(node->name(), node->name_size());
   const auto colon = name.rfind(':');
   return colon == std::string_view::npos ? name : name.substr(colon + 1);
 }
 
-// The first child element called `name`, whatever its namespace prefix; empty if none.
-pugi::xml_node child(pugi::xml_node parent, std::string_view name) {
-  for (auto node : parent.children()) {
-    if (node.type() == pugi::node_element && local_name(node.name()) == name) return node;
+// The first child element called `name`, whatever its namespace prefix; null if none.
+const XmlNode* child(const XmlNode* parent, std::string_view name) {
+  if (parent == nullptr) return nullptr;
+  for (const XmlNode* node = parent->first_node(); node; node = node->next_sibling()) {
+    if (node->type() == rapidxml::node_element && local_name(node) == name) return node;
   }
-  return {};
+  return nullptr;
 }
 
-std::string_view trimmed_text(pugi::xml_node node) {
-  std::string_view text = node.child_value();
+// The element's text (its first text or CDATA child), without surrounding whitespace.
+std::string_view trimmed_text(const XmlNode* element) {
+  if (element == nullptr) return {};
+  std::string_view text;
+  for (const XmlNode* node = element->first_node(); node; node = node->next_sibling()) {
+    if (node->type() == rapidxml::node_data || node->type() == rapidxml::node_cdata) {
+      text = std::string_view(node->value(), node->value_size());
+      break;
+    }
+  }
   const auto first = text.find_first_not_of(" \t\r\n");
   if (first == std::string_view::npos) return {};
   const auto last = text.find_last_not_of(" \t\r\n");
   return text.substr(first, last - first + 1);
 }
+
+// An XML document parsed in place from `text` (a NUL-terminated buffer the caller keeps and
+// wipes: the nodes point into it, and entities are decoded in it, so no copy of the body is
+// made). rapidxml (a DOM parser, in Debian as librapidxml-dev) never reads external entities or
+// DTDs; closing tags must match their elements. The document is on the heap: it embeds a 64 KiB
+// node pool.
+struct XmlDocument {
+  std::unique_ptr<rapidxml::xml_document<char>> doc =
+      std::make_unique<rapidxml::xml_document<char>>();
+  const XmlNode* root = nullptr;  // the document element; null when the text is not XML
+
+  explicit XmlDocument(char* text) {
+    try {
+      doc->parse<rapidxml::parse_validate_closing_tags>(text);
+    } catch (const rapidxml::parse_error&) {
+      return;
+    }
+    for (const XmlNode* node = doc->first_node(); node; node = node->next_sibling()) {
+      if (node->type() == rapidxml::node_element) {
+        root = node;
+        break;
+      }
+    }
+  }
+};
 
 bool token_char(unsigned char c) {
   return std::isalnum(c) || c == '+' || c == '/' || c == '=' || c == '-' || c == '_' || c == '.';
@@ -90,7 +127,7 @@ std::string sanitize(std::string_view text, std::size_t max) {
   return util::escape_text(plain, max, util::Bytes::ascii);
 }
 
-Error sts_error(unsigned status, pugi::xml_node error_response) {
+Error sts_error(unsigned status, const XmlNode* error_response) {
   // STS sends ErrorResponse/Error; some Query-protocol servers (older moto) nest it in Errors.
   auto error = child(error_response, "Error");
   if (!error) error = child(child(error_response, "Errors"), "Error");
@@ -143,23 +180,19 @@ net::HttpRequest build_assume_role_with_web_identity(const net::Url& endpoint,
 Result<creds::Credentials> parse_assume_role_with_web_identity_response(
     const net::HttpResponse& response) {
   const bool success = response.status >= 200 && response.status <= 299;
-  // pugixml parses in place and points into the buffer; the body holds the secret key and the
-  // session token, so the buffer is wiped when it goes (declared first, destroyed last).
+  // Parsed in place (XmlDocument): the body holds the secret key and the session token, so the
+  // buffer is wiped when it goes (declared first, destroyed last).
   util::SecretString buffer(response.body);
-  pugi::xml_document doc;
-  // In place and as UTF-8, so that pugixml makes no converted copy of the secrets we can't wipe.
-  // pugixml never fetches external entities or DTDs.
-  const auto parsed = doc.load_buffer_inplace(buffer.data(), buffer.size(), pugi::parse_default,
-                                              pugi::encoding_utf8);
-  const auto root = doc.document_element();
-  if (!parsed || !root) {
+  const XmlDocument doc(buffer.data());
+  const XmlNode* root = doc.root;
+  if (root == nullptr) {
     if (!success) return http_error(response);
     // No excerpt: a 2xx body may hold credentials.
     return make_error(errc::protocol, "STS returned a response that is not XML");
   }
-  if (local_name(root.name()) == "ErrorResponse") return sts_error(response.status, root);
+  if (local_name(root) == "ErrorResponse") return sts_error(response.status, root);
   if (!success) return http_error(response);
-  if (local_name(root.name()) != "AssumeRoleWithWebIdentityResponse") {
+  if (local_name(root) != "AssumeRoleWithWebIdentityResponse") {
     return make_error(errc::protocol, "STS response is not an AssumeRoleWithWebIdentityResponse");
   }
   const auto result = child(root, "AssumeRoleWithWebIdentityResult");
@@ -212,17 +245,16 @@ SignedStsRequest build_get_caller_identity(const net::Url& endpoint, std::string
 
 Result<CallerIdentity> parse_get_caller_identity_response(const net::HttpResponse& response) {
   const bool success = response.status >= 200 && response.status <= 299;
-  pugi::xml_document doc;
-  const auto parsed = doc.load_buffer(response.body.data(), response.body.size(),
-                                      pugi::parse_default, pugi::encoding_utf8);
-  const auto root = doc.document_element();
-  if (!parsed || !root) {
+  std::string text = response.body;  // parsed in place
+  const XmlDocument doc(text.data());
+  const XmlNode* root = doc.root;
+  if (root == nullptr) {
     if (!success) return http_error(response);
     return make_error(errc::protocol, "STS returned a GetCallerIdentity response that is not XML");
   }
-  if (local_name(root.name()) == "ErrorResponse") return sts_error(response.status, root);
+  if (local_name(root) == "ErrorResponse") return sts_error(response.status, root);
   if (!success) return http_error(response);
-  if (local_name(root.name()) != "GetCallerIdentityResponse") {
+  if (local_name(root) != "GetCallerIdentityResponse") {
     return make_error(errc::protocol, "STS response is not a GetCallerIdentityResponse");
   }
   const auto result = child(root, "GetCallerIdentityResult");

@@ -16,12 +16,7 @@
 namespace awh::net {
 namespace {
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
+using util::ascii_lower;
 
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -89,7 +84,7 @@ Result<Proxy> parse_proxy_url(std::string_view text, std::string_view source) {
   std::string_view rest = text;
   const auto scheme_end = rest.find("://");
   if (scheme_end != std::string_view::npos) {
-    const std::string scheme = lower(rest.substr(0, scheme_end));
+    const std::string scheme = ascii_lower(rest.substr(0, scheme_end));
     if (scheme == "https") {
       return bad(
           "https:// proxies are not supported; use the proxy's http:// address (the "
@@ -209,7 +204,7 @@ std::vector<NoProxyEntry> parse_no_proxy(std::string_view text) {
     if (const auto ip = util::parse_ip(entry.host); ip && !entry.prefix_bits) {
       entry.host = ip->text;
     } else {
-      entry.host = lower(entry.host);
+      entry.host = ascii_lower(entry.host);
     }
     out.push_back(std::move(entry));
   }
@@ -218,7 +213,7 @@ std::vector<NoProxyEntry> parse_no_proxy(std::string_view text) {
 
 bool bypasses_proxy(const std::vector<NoProxyEntry>& no_proxy, std::string_view host,
                     std::string_view port) {
-  std::string name = lower(host);
+  std::string name = ascii_lower(host);
   while (!name.empty() && name.back() == '.') name.pop_back();
   const auto ip = util::parse_ip(name);
   const auto bytes = ip ? ip_bytes(name) : std::nullopt;

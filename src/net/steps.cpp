@@ -5,14 +5,16 @@
 #include <fmt/format.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/buffer.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ssl/error.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
@@ -20,6 +22,9 @@
 #include <boost/beast/http/write.hpp>
 
 #include <algorithm>
+#include <array>
+#include <iterator>
+#include <memory>
 
 #include "net/http_parse.hpp"
 #include "util/secret.hpp"
@@ -45,21 +50,135 @@ Error step_error(std::string_view step, const boost::system::error_code& ec) {
   return e;
 }
 
-// Failures of the steps that return a stream. Explicit: Beast's basic_stream has an
-// unconstrained variadic constructor, so result<TcpStream, Error>'s converting constructor
-// cannot tell an Error from stream arguments.
+// Failures of the steps that return a stream. Explicit, so that result<Stream, Error> never has
+// to tell an Error from stream constructor arguments.
 template <class Stream>
 Result<Stream> fail(Error e) {
   return Result<Stream>(boost::system::in_place_error, std::move(e));
 }
 
-TcpStream& tcp_layer(TcpStream& stream) { return stream; }
-TcpStream& tcp_layer(TlsStream& stream) { return beast::get_lowest_layer(stream); }
+// The deadline of one step: at `deadline` a timer closes the socket, so whatever operation is
+// pending or starts later (a TLS read is several socket reads) fails at once. classify() turns
+// that failure into asio::error::timed_out, which step_error and response_read_error report as
+// "<step> timed out". The timer's handler holds only the shared state, which the destructor
+// detaches, so a completion queued after the step ended touches nothing.
+class Watchdog {
+ public:
+  Watchdog(TcpStream& socket, Clock::time_point deadline)
+      : timer_(socket.get_executor()), state_(std::make_shared<State>()) {
+    state_->socket = &socket;
+    timer_.expires_at(deadline);
+    timer_.async_wait([state = state_](const boost::system::error_code& ec) {
+      if (ec || state->socket == nullptr) return;
+      state->fired = true;
+      boost::system::error_code ignored;  // the step reports the timeout, not the close
+      state->socket->close(ignored);
+    });
+  }
+  Watchdog(const Watchdog&) = delete;
+  Watchdog& operator=(const Watchdog&) = delete;
+  ~Watchdog() {
+    state_->socket = nullptr;
+    timer_.cancel();
+  }
 
-// The exchange over a plain or TLS stream; instantiated only by the two exchange() overloads.
+  boost::system::error_code classify(const boost::system::error_code& ec) const {
+    if (ec && state_->fired) return asio::error::timed_out;
+    return ec;
+  }
+
+ private:
+  struct State {
+    TcpStream* socket = nullptr;
+    bool fired = false;
+  };
+  asio::steady_timer timer_;
+  std::shared_ptr<State> state_;
+};
+
+// A byte stream whose operations are type-erased (asio::any_completion_handler), so that Beast's
+// HTTP writer and reader are compiled once for plain and TLS connections alike instead of once
+// per stream type: this is most of the binary's HTTP code (README, "Performance").
+//  - A read fills the first non-empty buffer of the sequence, as a read_some may.
+//  - A write of several buffers (Beast hands the header over field by field) is gathered into one
+//    buffer first, so that TLS sends one record rather than one per field. That copy can hold
+//    a secret (the JWT in an STS request body): it is wiped before reuse and at the end.
+class AnyStream {
+ public:
+  using executor_type = asio::any_io_executor;
+  using Handler = asio::any_completion_handler<void(boost::system::error_code, std::size_t)>;
+
+  explicit AnyStream(executor_type executor) : executor_(std::move(executor)) {}
+  AnyStream(const AnyStream&) = delete;
+  AnyStream& operator=(const AnyStream&) = delete;
+  virtual ~AnyStream() { explicit_bzero(gathered_.data(), gathered_.size()); }
+
+  executor_type get_executor() const noexcept { return executor_; }
+
+  template <class MutableBuffers, class Token>
+  auto async_read_some(const MutableBuffers& buffers, Token&& token) {
+    asio::mutable_buffer first;
+    for (auto it = asio::buffer_sequence_begin(buffers); it != asio::buffer_sequence_end(buffers);
+         ++it) {
+      if (asio::mutable_buffer b(*it); b.size() != 0) {
+        first = b;
+        break;
+      }
+    }
+    return asio::async_initiate<Token, void(boost::system::error_code, std::size_t)>(
+        [this](auto handler, asio::mutable_buffer buffer) {
+          read(buffer, Handler(std::move(handler)));
+        },
+        token, first);
+  }
+
+  template <class ConstBuffers, class Token>
+  auto async_write_some(const ConstBuffers& buffers, Token&& token) {
+    return asio::async_initiate<Token, void(boost::system::error_code, std::size_t)>(
+        [this](auto handler, asio::const_buffer buffer) {
+          write(buffer, Handler(std::move(handler)));
+        },
+        token, gather(buffers));
+  }
+
+ protected:
+  virtual void read(asio::mutable_buffer buffer, Handler handler) = 0;
+  virtual void write(asio::const_buffer buffer, Handler handler) = 0;
+
+ private:
+  template <class ConstBuffers>
+  asio::const_buffer gather(const ConstBuffers& buffers) {
+    auto it = asio::buffer_sequence_begin(buffers);
+    const auto end = asio::buffer_sequence_end(buffers);
+    if (it == end) return {};
+    if (std::next(it) == end) return asio::const_buffer(*it);
+    explicit_bzero(gathered_.data(), gathered_.size());
+    const std::size_t n = asio::buffer_copy(asio::buffer(gathered_), buffers);
+    return asio::buffer(gathered_.data(), n);
+  }
+
+  executor_type executor_;
+  std::array<char, 16 * 1024> gathered_{};
+};
+
 template <class Stream>
-asio::awaitable<Result<HttpResponse>> exchange_over(Stream& stream, HttpRequest request,
-                                                    std::size_t max_body_bytes,
+class StreamOf : public AnyStream {
+ public:
+  explicit StreamOf(Stream& stream) : AnyStream(stream.get_executor()), stream_(stream) {}
+
+ private:
+  void read(asio::mutable_buffer buffer, Handler handler) override {
+    stream_.async_read_some(buffer, std::move(handler));
+  }
+  void write(asio::const_buffer buffer, Handler handler) override {
+    stream_.async_write_some(buffer, std::move(handler));
+  }
+  Stream& stream_;
+};
+
+// The exchange over a plain or TLS stream (`socket` is its TCP layer, for the deadline).
+asio::awaitable<Result<HttpResponse>> exchange_over(AnyStream& stream, TcpStream& socket,
+                                                    HttpRequest request, std::size_t max_body_bytes,
                                                     Clock::time_point deadline) {
   http::request<http::string_body> req;
   req.method_string(request.method);
@@ -70,17 +189,17 @@ asio::awaitable<Result<HttpResponse>> exchange_over(Stream& stream, HttpRequest 
   req.body() = std::move(request.body);
   req.prepare_payload();
 
-  // One expiry for the write and the read: Beast keeps it for every operation until changed.
-  tcp_layer(stream).expires_at(deadline);
+  const Watchdog watchdog(socket, deadline);  // one deadline for the write and the read
   if (auto [ec, n] = co_await http::async_write(stream, req, kUseTuple); ec) {
-    co_return step_error("sending the request", ec);
+    co_return step_error("sending the request", watchdog.classify(ec));
   }
 
   // The raw response (credentials in it) passes through this buffer: reserved up front so that
-  // a usual answer never reallocates (a freed copy would keep the bytes), and wiped whole.
+  // a usual answer (2-4 KiB) never reallocates (a freed copy would keep the bytes), and wiped
+  // whole.
   struct WipedBuffer {
     beast::flat_buffer buffer;
-    WipedBuffer() { buffer.reserve(64 * 1024); }
+    WipedBuffer() { buffer.reserve(16 * 1024); }
     WipedBuffer(const WipedBuffer&) = delete;
     WipedBuffer& operator=(const WipedBuffer&) = delete;
     ~WipedBuffer() {
@@ -93,14 +212,14 @@ asio::awaitable<Result<HttpResponse>> exchange_over(Stream& stream, HttpRequest 
   ResponseParser parser;
   parser.body_limit(max_body_bytes);
   if (auto [ec, n] = co_await http::async_read(stream, buffer, parser, kUseTuple); ec) {
-    co_return response_read_error(ec, max_body_bytes);
+    co_return response_read_error(watchdog.classify(ec), max_body_bytes);
   }
   co_return take_response(parser);
 }
 
-void shut_down(TcpStream& stream) {
+void shut_down(TcpStream& socket) {
   boost::system::error_code ignored;  // closing a finished connection; nothing to report
-  stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  socket.shutdown(tcp::socket::shutdown_both, ignored);
 }
 
 }  // namespace
@@ -124,14 +243,16 @@ asio::awaitable<Result<TcpStream>> connect(Endpoints endpoints, Clock::time_poin
   const auto order = interleave_families(std::move(endpoints));
   boost::system::error_code last;
   for (std::size_t i = 0; i < order.size(); ++i) {
-    TcpStream stream(co_await asio::this_coro::executor);
+    TcpStream socket(co_await asio::this_coro::executor);
     const bool final_attempt = i + 1 == order.size();
-    stream.expires_at(final_attempt ? deadline : std::min(deadline, Clock::now() + per_address));
-    auto [ec] = co_await stream.async_connect(order[i], kUseTuple);
-    if (!ec) {
-      stream.expires_never();
-      co_return std::move(stream);
+    boost::system::error_code ec;
+    {
+      const Watchdog watchdog(
+          socket, final_attempt ? deadline : std::min(deadline, Clock::now() + per_address));
+      auto [connect_ec] = co_await socket.async_connect(order[i], kUseTuple);
+      ec = watchdog.classify(connect_ec);
     }
+    if (!ec) co_return std::move(socket);
     last = ec;
     if (Clock::now() >= deadline) {
       co_return fail<TcpStream>(make_error(errc::timeout, "connecting timed out"));
@@ -142,20 +263,26 @@ asio::awaitable<Result<TcpStream>> connect(Endpoints endpoints, Clock::time_poin
   co_return fail<TcpStream>(std::move(e));
 }
 
-asio::awaitable<Result<TcpStream>> tunnel(TcpStream stream, const Proxy& proxy, std::string host,
+asio::awaitable<Result<TcpStream>> tunnel(TcpStream socket, const Proxy& proxy, std::string host,
                                           std::string port, Clock::time_point deadline) {
   std::string request = connect_request(proxy, host, port);
-  stream.expires_at(deadline);
+  StreamOf<TcpStream> plain(socket);
+  AnyStream& stream = plain;  // Beast's code for AnyStream, shared with exchange_over
+  const Watchdog watchdog(socket, deadline);
   auto [write_ec, written] = co_await asio::async_write(stream, asio::buffer(request), kUseTuple);
   util::wipe(request);
-  if (write_ec) co_return fail<TcpStream>(step_error("opening the tunnel", write_ec));
+  if (write_ec) {
+    co_return fail<TcpStream>(step_error("opening the tunnel", watchdog.classify(write_ec)));
+  }
 
   // Only the header: a 2xx answer to CONNECT has no body (RFC 9110 §9.3.6), and the bytes after
   // it belong to the tunnel.
   beast::flat_buffer buffer;
-  http::response_parser<http::empty_body> parser;
+  ResponseParser parser;  // the exchange's parser type: Beast's reader is compiled once
   parser.header_limit(16 * 1024);
-  if (auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, kUseTuple); ec) {
+  if (auto [read_ec, n] = co_await http::async_read_header(stream, buffer, parser, kUseTuple);
+      read_ec) {
+    const auto ec = watchdog.classify(read_ec);
     if (ec.category() == http::make_error_code(http::error::end_of_stream).category() &&
         ec != http::error::end_of_stream && ec != http::error::partial_message) {
       co_return fail<TcpStream>(make_error(
@@ -185,8 +312,7 @@ asio::awaitable<Result<TcpStream>> tunnel(TcpStream stream, const Proxy& proxy, 
     co_return fail<TcpStream>(make_error(
         errc::protocol, "malformed answer from the proxy: data after the 2xx answer to CONNECT"));
   }
-  stream.expires_never();
-  co_return std::move(stream);
+  co_return std::move(socket);
 }
 
 asio::awaitable<Result<TlsStream>> tls_handshake(TcpStream tcp_stream, asio::ssl::context& context,
@@ -205,8 +331,11 @@ asio::awaitable<Result<TlsStream>> tls_handshake(TcpStream tcp_stream, asio::ssl
     co_return fail<TlsStream>(make_error(errc::tls, "cannot set the TLS peer address to verify"));
   }
 
-  beast::get_lowest_layer(stream).expires_at(deadline);
-  if (auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::client, kUseTuple); ec) {
+  const Watchdog watchdog(stream.next_layer(), deadline);
+  if (auto [handshake_ec] =
+          co_await stream.async_handshake(asio::ssl::stream_base::client, kUseTuple);
+      handshake_ec) {
+    const auto ec = watchdog.classify(handshake_ec);
     const long verify = SSL_get_verify_result(ssl);
     if (verify != X509_V_OK) {
       co_return fail<TlsStream>(
@@ -221,23 +350,26 @@ asio::awaitable<Result<TlsStream>> tls_handshake(TcpStream tcp_stream, asio::ssl
     }
     co_return fail<TlsStream>(step_error("TLS handshake", ec));
   }
-  beast::get_lowest_layer(stream).expires_never();
   co_return std::move(stream);
 }
 
-asio::awaitable<Result<HttpResponse>> exchange(TcpStream stream, HttpRequest request,
+asio::awaitable<Result<HttpResponse>> exchange(TcpStream socket, HttpRequest request,
                                                std::size_t max_body_bytes,
                                                Clock::time_point deadline) {
-  auto result = co_await exchange_over(stream, std::move(request), max_body_bytes, deadline);
-  shut_down(stream);
+  StreamOf<TcpStream> stream(socket);
+  auto result =
+      co_await exchange_over(stream, socket, std::move(request), max_body_bytes, deadline);
+  shut_down(socket);
   co_return result;
 }
 
 asio::awaitable<Result<HttpResponse>> exchange(TlsStream stream, HttpRequest request,
                                                std::size_t max_body_bytes,
                                                Clock::time_point deadline) {
-  auto result = co_await exchange_over(stream, std::move(request), max_body_bytes, deadline);
-  shut_down(beast::get_lowest_layer(stream));
+  StreamOf<TlsStream> any(stream);
+  auto result = co_await exchange_over(any, stream.next_layer(), std::move(request), max_body_bytes,
+                                       deadline);
+  shut_down(stream.next_layer());
   co_return result;
 }
 

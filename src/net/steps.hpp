@@ -6,7 +6,8 @@
 // Common contract:
 //  - Each step runs on the calling coroutine's executor and ends by `deadline`, the one it is
 //    given: the caller passes the smaller of its per-step timeout and its overall deadline.
-//    Timeouts are Beast's tcp_stream expiry; a deadline already past fails the step at once.
+//    A timer cancels the step's socket operations at the deadline; a deadline already past
+//    fails the step at once.
 //  - A step takes its stream by value and consumes it: on failure the connection is closed.
 //  - Errors, with messages that name the step but not the URL (the caller prefixes that):
 //    errc::timeout "<step> timed out"; errc::network "<step> failed: <reason>" for connection
@@ -14,9 +15,9 @@
 //    errc::tls and errc::protocol as stated below.
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/ssl/ssl_stream.hpp>
+#include <boost/asio/ssl/stream.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -29,8 +30,10 @@
 
 namespace awh::net {
 
-using TcpStream = boost::beast::tcp_stream;
-using TlsStream = boost::beast::ssl_stream<TcpStream>;
+// Plain Asio streams: the deadlines are ours (above), and the HTTP code is compiled once, for a
+// type-erased stream, rather than once per stream type (steps.cpp).
+using TcpStream = boost::asio::ip::tcp::socket;
+using TlsStream = boost::asio::ssl::stream<TcpStream>;
 
 // The order to try addresses in (RFC 8305 §4): the families alternate, starting with the
 // family of the resolver's first answer; within a family the resolver's order is kept.

@@ -6,8 +6,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
+#include <cstring>
 #include <deque>
 #include <random>
 #include <system_error>
@@ -357,10 +359,24 @@ Result<std::string> read_all(const std::string& path, int fd, std::size_t max_si
                       fmt::format("cannot read {}: larger than {} bytes", shown(path), max_size));
   };
   if (static_cast<std::uintmax_t>(st.st_size) > max_size) return too_large();
-  std::string contents;
-  char buffer[64 * 1024];
+  // Read straight into the string, sized from fstat: the secrets are never copied through a
+  // buffer or left behind by a reallocation. A file that grew since fstat is read on, up to one
+  // byte past max_size, into a larger string (the old one wiped).
+  std::string contents(static_cast<std::size_t>(std::min<std::uintmax_t>(st.st_size, max_size)) + 1,
+                       '\0');
+  std::size_t used = 0;
   for (;;) {
-    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (used == contents.size()) {
+      if (used > max_size) {
+        wipe(contents);
+        return too_large();
+      }
+      std::string larger(std::min(2 * contents.size(), max_size + 1), '\0');
+      std::memcpy(larger.data(), contents.data(), used);
+      wipe(contents);
+      contents.swap(larger);
+    }
+    const ssize_t n = ::read(fd, contents.data() + used, contents.size() - used);
     if (n < 0) {
       if (errno == EINTR) continue;
       const int err = errno;
@@ -368,14 +384,9 @@ Result<std::string> read_all(const std::string& path, int fd, std::size_t max_si
       return fail(err);
     }
     if (n == 0) break;
-    if (contents.size() + static_cast<std::size_t>(n) > max_size) {
-      wipe(contents);
-      explicit_bzero(buffer, sizeof buffer);
-      return too_large();
-    }
-    contents.append(buffer, static_cast<std::size_t>(n));
+    used += static_cast<std::size_t>(n);
   }
-  explicit_bzero(buffer, sizeof buffer);  // it held the file's secrets
+  contents.resize(used);  // shrinking: no reallocation, no copy
   return contents;
 }
 

@@ -44,7 +44,7 @@ class SecretString {
   ~SecretString() { wipe(); }
 
   const std::string& str() const { return value_; }
-  char* data() { return value_.data(); }                // for parsers that work in place (pugixml)
+  char* data() { return value_.data(); }                // for parsers that work in place (rapidxml)
   operator std::string_view() const { return value_; }  // NOLINT
   bool empty() const { return value_.empty(); }
   std::size_t size() const { return value_.size(); }

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cctype>
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace awh::util {
@@ -20,6 +21,14 @@ inline std::optional<unsigned> parse_port(std::string_view s) {
   for (char c : s) value = value * 10 + static_cast<unsigned>(c - '0');
   if (value == 0 || value > 65535) return std::nullopt;
   return value;
+}
+
+// ASCII lower case (header names, host names: never locale-dependent).
+inline std::string ascii_lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
 }
 
 }  // namespace awh::util

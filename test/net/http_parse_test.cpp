@@ -23,6 +23,22 @@ TEST_CASE("parse_response: a Content-Length response, fed whole or a byte at a t
   }
 }
 
+TEST_CASE("parse_response: a chunked body's last chunk split across reads") {
+  // "0\r\n", then "\r", then "\n": Beast 1.81 asserted on this valid split when assertions are on
+  // (src/util/boost_assert.cpp); found by fuzz_http.
+  for (const std::string body : {"", "4\r\nWiki\r\n"}) {
+    const std::string bytes =
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + body + "0\r\n\r\n";
+    for (std::size_t piece = 1; piece <= 8; ++piece) {
+      CAPTURE(body);
+      CAPTURE(piece);
+      const auto r = parse_response(bytes, 1024, piece);
+      REQUIRE(r.has_value());
+      CHECK(r->body == (body.empty() ? "" : "Wiki"));
+    }
+  }
+}
+
 TEST_CASE("parse_response: chunked, and a body that ends at the peer's close") {
   const auto chunked = parse_response(
       "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nWiki\r\n5\r\npedia\r\n0\r\n\r\n",
