@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "fixture.hpp"
+#include "manager_socket.hpp"
 #include "moto.hpp"
 
 using namespace awh;
@@ -482,4 +483,42 @@ TEST_CASE("--config: health-addr's /readyz waits for every profile; force replac
   const auto r = run({binary_path(), "jwt-credential-file", "--config", config});
   CHECK(r.exit_code == 1);
   CHECK(read_file(path) == "this is not an INI file [\n");
+}
+
+TEST_CASE("--config: READY=1 once every exchange has delivered, not after the first") {
+  Fixture f;
+  const std::string socket_path = f.dir.file("notify.sock");
+  ManagerSocket manager(socket_path);
+  std::vector<std::string> seen;
+  const std::string path = f.dir.file("credentials");
+  const std::string config = f.dir.file("helper.yaml");
+  SUBCASE("one exchange keeps failing: never ready") {
+    StandIn standin(f.pki.root_pem(), {{"--role-arn", kReaderRole}});
+    write_file(config, with_endpoint(two_role_config(f, standin, path), standin.endpoint()));
+    Child daemon({binary_path(), "x509-credential-file", "--config", config},
+                 {{"NOTIFY_SOCKET", socket_path}}, f.dir.file("daemon.log"));
+    REQUIRE_MESSAGE(eventually(
+                        [&] {
+                          return issued_keys(standin)[kReaderRole].size() == 1 &&
+                                 refused(standin, kWriterRole, 403) >= 2;
+                        },
+                        seconds(20)),
+                    read_file(f.dir.file("daemon.log")));
+    CHECK_FALSE(manager.wait_for("READY=1", milliseconds(1500), seen));
+    daemon.signal(SIGTERM);
+    CHECK(manager.wait_for("STOPPING=1", seconds(5), seen));
+    CHECK(daemon.wait(seconds(5)) == 0);
+  }
+  SUBCASE("both deliver: ready, with both profiles in the file") {
+    StandIn standin(f.pki.root_pem());
+    write_file(config, with_endpoint(two_role_config(f, standin, path), standin.endpoint()));
+    Child daemon({binary_path(), "x509-credential-file", "--config", config},
+                 {{"NOTIFY_SOCKET", socket_path}}, f.dir.file("daemon.log"));
+    REQUIRE_MESSAGE(manager.wait_for("READY=1", seconds(20), seen),
+                    read_file(f.dir.file("daemon.log")));
+    CHECK(botocore_key(path, "reader") != "none");
+    CHECK(botocore_key(path, "writer") != "none");
+    daemon.signal(SIGTERM);
+    CHECK(daemon.wait(seconds(5)) == 0);
+  }
 }
