@@ -347,6 +347,10 @@ void add_serve(CLI::App& cmd, Raw& raw) {
       ->type_name("N");
 }
 
+// The whole command line (below); `with_config`: nothing is required (--config gives it).
+void define_cli(CLI::App& app, Raw& raw, std::string& shell, std::string& help_topic,
+                bool with_config = false);
+
 // ADDR:PORT with ADDR an IPv4 literal or a bracketed IPv6 literal; port 0..65535.
 Result<BindAddress> parse_bind(const std::string& text, bool allow_remote) {
   const auto bad = [&](std::string_view why) {
@@ -736,32 +740,81 @@ Result<Plan> validate(const Raw& raw, const Getenv& getenv, const CommandRow& ro
   return o;
 }
 
-// --config FILE: each exchange of the file is validated as the flags of the file daemon of its
-// kind would be; the keys are the flags' names. An error names the file, the line and the key.
-constexpr std::pair<std::string_view, std::string Raw::*> kConfigKeys[] = {
-    {"trust-anchor-arn", &Raw::trust_anchor_arn},
-    {"profile-arn", &Raw::profile_arn},
-    {"role-arn", &Raw::role_arn},
-    {"region", &Raw::region},
-    {"role-session-name", &Raw::role_session_name},
-    {"workload-api-addr", &Raw::workload_api_addr},
-    {"endpoint", &Raw::endpoint},
-    {"hint", &Raw::hint},
-    {"spiffe-id", &Raw::spiffe_id},
-    {"ca-bundle", &Raw::ca_bundle},
-    {"proxy", &Raw::proxy},
-    {"session-duration", &Raw::session_duration},
-    {"timeout", &Raw::timeout},
-    {"audience", &Raw::audience},
-    {"aws-credentials-path", &Raw::credentials_path},
-    {"profile", &Raw::profile},
-};
+// --config FILE. The file's keys are the flags' names (app/config.hpp); which keys exist, and
+// which take true/false or a list, is read from the flag definitions themselves (define_cli),
+// so a new flag of the file daemons is a key too. The lists below only say where a key goes.
+
+// Flags about this command line, never keys of the file: they may come with --config.
+constexpr std::string_view kCommandLineOnly[] = {
+    "config",          "help", "version", "debug", "exit-code-compat", "allow-core-dumps",
+    "allow-grpc-trace"};
+// One value for the whole daemon: one Workload API client, one HTTPS client (its trust store and
+// proxy), one health listener, one start-up deadline, one log.
+constexpr std::string_view kDaemonKeys[] = {"workload-api-addr", "ca-bundle",   "proxy",
+                                            "no-proxy",          "health-addr", "timeout",
+                                            "log-level",         "log-format"};
+// What an exchange exchanges, with which SVID, and where the credentials go.
+constexpr std::string_view kExchangeOnlyKeys[] = {
+    "profile", "trust-anchor-arn", "profile-arn", "role-arn", "audience", "hint", "spiffe-id"};
+// Flags of the serve commands that a file can't set: the IMDS routes serve a single role.
+constexpr std::string_view kNotInServeBlock[] = {"imdsv1"};
+// The logging flags the command line may give with --config (they win over the file's).
+constexpr std::string_view kLoggingFlags[] = {"--log-level", "--log-format", "--debug"};
+
+template <std::size_t N>
+bool listed_in(const std::string_view (&names)[N], std::string_view name) {
+  return std::find(std::begin(names), std::end(names), name) != std::end(names);
+}
+
+const CLI::App& command_of(const CLI::App& app, const char* name) {
+  return *app.get_subcommand(name);
+}
+
+ConfigSchema make_config_schema() {
+  CLI::App app{kSummary, kProgram};
+  Raw raw;
+  std::string shell, topic;
+  define_cli(app, raw, shell, topic, true);
+  ConfigSchema schema;
+  const auto add = [&](const CLI::Option& opt, KeyScope scope) {
+    if (opt.get_lnames().empty()) return;
+    const std::string name = opt.get_lnames().front();
+    if (listed_in(kCommandLineOnly, name)) return;
+    if (std::any_of(schema.begin(), schema.end(), [&](const auto& s) { return s.name == name; }))
+      return;
+    ConfigKeySpec spec{name, scope};
+    if (scope == KeyScope::both) {
+      if (listed_in(kDaemonKeys, name)) spec.scope = KeyScope::daemon;
+      if (listed_in(kExchangeOnlyKeys, name)) spec.scope = KeyScope::exchange;
+    }
+    spec.boolean = opt.get_expected_max() == 0;
+    spec.list = opt.get_multi_option_policy() == CLI::MultiOptionPolicy::TakeAll;
+    schema.push_back(std::move(spec));
+  };
+  for (const char* daemon : {"x509-credential-file", "jwt-credential-file"}) {
+    for (const CLI::Option* opt : command_of(app, daemon).get_options()) add(*opt, KeyScope::both);
+  }
+  for (const char* serve : {"x509-serve", "jwt-serve"}) {
+    for (const CLI::Option* opt : command_of(app, serve).get_options()) {
+      if (!opt->get_lnames().empty() && !listed_in(kNotInServeBlock, opt->get_lnames().front())) {
+        add(*opt, KeyScope::serve);
+      }
+    }
+  }
+  schema.push_back({std::string(kPathKey), KeyScope::exchange});
+  return schema;
+}
+
+const ConfigSchema& config_schema() {
+  static const ConfigSchema schema = make_config_schema();
+  return schema;
+}
 
 // A flag's validation message, told in the file's terms: "--role-arn: ..." becomes
-// "FILE:LINE: exchanges[i]: role-arn: ...", LINE being the first key the message names.
-Error config_validation_error(const ConfigFile& file, std::size_t index, const ConfigKeys& keys,
-                              std::string message) {
-  int line = file.exchanges[index].line;
+// "FILE:LINE: exchanges[i]: role-arn: ...", LINE being the first key the message names
+// (else `line`).
+Error config_validation_error(const ConfigFile& file, const std::string& where, int line,
+                              const ConfigKeys& keys, std::string message) {
   std::size_t first = std::string::npos;
   for (const auto& [key, value] : keys) {
     const std::string flag = "--" + key;
@@ -779,40 +832,146 @@ Error config_validation_error(const ConfigFile& file, std::size_t index, const C
       break;
     }
   }
-  return config_error(file.path, line, fmt::format("exchanges[{}]: {}", index, message));
+  return config_error(file.path, line, fmt::format("{}{}", where, message));
 }
 
-Result<Plan> validate_config(const Raw& flags, const Getenv& getenv, const CommandRow& row) {
-  AWH_TRY(file, load_config(flags.config));
+// The file's keys as the command line `command` would take them, parsed by the same
+// definitions (so CLI11's own checks, such as the choices of --log-level, apply).
+Result<Raw> raw_from_keys(const char* command, const ConfigKeys& keys) {
+  std::vector<std::string> args{kProgram, command};
+  for (const auto& [key, value] : keys) {
+    if (key == kPathKey) continue;
+    const auto& spec = *std::find_if(config_schema().begin(), config_schema().end(),
+                                     [&](const auto& s) { return s.name == key; });
+    if (spec.boolean) {
+      if (value.text == "true") args.push_back("--" + key);
+      continue;
+    }
+    for (const auto& v : value.values) {
+      AWH_TRY(short_enough, check_value_length("--" + key, v));
+      args.push_back(fmt::format("--{}={}", key, v));
+    }
+  }
+  CLI::App app{kSummary, kProgram};
+  Raw raw;
+  std::string shell, topic;
+  define_cli(app, raw, shell, topic, true);
+  std::vector<const char*> argv;
+  for (const auto& a : args) argv.push_back(a.c_str());
+  try {
+    app.parse(static_cast<int>(argv.size()), argv.data());
+  } catch (const CLI::ParseError& e) {
+    return make_error(errc::usage, e.what());
+  }
+  return raw;
+}
+
+const CommandRow& row_for(ExchangeKind kind, OutputKind output) {
+  return *std::find_if(std::begin(kCommands), std::end(kCommands), [&](const CommandRow& c) {
+    return c.output == output && c.mode == Mode::daemon && c.exchange == kind;
+  });
+}
+
+// The account of the role an exchange assumes (the AccountId SDKs are told), if it has one.
+std::optional<std::string> role_account(const Plan& plan) {
+  std::optional<std::string> role;
+  if (const auto* ra = std::get_if<RolesAnywhere>(&plan.exchange)) role = ra->session.role_arn;
+  if (const auto* sts = std::get_if<Sts>(&plan.exchange)) role = sts->params.role_arn;
+  if (!role) return std::nullopt;
+  auto arn = aws::parse_arn(*role);
+  if (!arn) return std::nullopt;
+  return arn->account;
+}
+
+// Each exchange of the file becomes the plan its flags would make: those of the file daemon of
+// its kind when it writes a profile, else those of the serve command of its kind (its output is
+// then the serve block's endpoint). `cmd` is the command line's own parse, for the logging flags.
+Result<Plan> validate_config(const Raw& flags, const CLI::App& cmd, const Getenv& getenv,
+                             const CommandRow& row) {
+  AWH_TRY(file, load_config(flags.config, config_schema()));
+  const auto with_flags = [&](Raw& raw) {
+    if (cmd.count("--log-level") != 0) raw.log_level = flags.log_level;
+    if (cmd.count("--log-format") != 0) raw.log_format = flags.log_format;
+    raw.debug = raw.debug || flags.debug;
+    raw.allow_core_dumps = flags.allow_core_dumps;
+    raw.allow_grpc_trace = flags.allow_grpc_trace;
+  };
+  std::optional<ToServer> server;
+  if (file->serve) {
+    const std::string where = fmt::format("{}: ", kServeKey);
+    auto raw = raw_from_keys("x509-serve", file->serve->keys);
+    if (!raw) {
+      return config_validation_error(*file, where, file->serve->line, file->serve->keys,
+                                     raw.error().message);
+    }
+    auto validated = validate_server(*raw, Plan{});
+    if (!validated) {
+      return config_validation_error(*file, where, file->serve->line, file->serve->keys,
+                                     validated.error().message);
+    }
+    server = std::move(*validated);
+  }
   Plan plan;
   for (std::size_t i = 0; i < file->exchanges.size(); ++i) {
     const auto& exchange = file->exchanges[i];
-    ConfigKeys keys = file->globals;
-    for (const auto& [k, v] : exchange.keys) keys[k] = v;
-    Raw raw;
-    raw.log_level = flags.log_level;
-    raw.log_format = flags.log_format;
-    raw.debug = flags.debug;
-    for (const auto& [key, member] : kConfigKeys) {
-      if (const auto it = keys.find(key); it != keys.end()) raw.*member = it->second.text;
+    const std::string where = fmt::format("exchanges[{}]: ", i);
+    ConfigKeys keys = exchange.keys;
+    for (const auto& [key, value] : file->globals) keys.emplace(key, value);  // daemon keys
+    const bool to_file = keys.count("profile") != 0;
+    if (!to_file) {
+      // Served only: validated as the serve command, on the serve block's endpoint.
+      for (const auto& [key, value] : file->serve->keys) keys.emplace(key, value);
+      keys.erase("aws-credentials-path");
+      keys.erase("force");
+      keys.erase("replace");
     }
-    // The file daemon of the exchange's kind.
-    const auto* kind_row =
-        std::find_if(std::begin(kCommands), std::end(kCommands), [&](const CommandRow& c) {
-          return c.output == OutputKind::file && c.mode == Mode::daemon &&
-                 c.exchange == (exchange.jwt ? ExchangeKind::jwt : ExchangeKind::x509);
-        });
-    auto one = validate(raw, getenv, *kind_row);
-    if (!one) return config_validation_error(*file, i, keys, one.error().message);
-    one->command = fmt::format("{} (exchanges[{}])", row.name, i);
+    const CommandRow& kind_row = row_for(exchange.jwt ? ExchangeKind::jwt : ExchangeKind::x509,
+                                         to_file ? OutputKind::file : OutputKind::server);
+    auto raw = raw_from_keys(kind_row.name, keys);
+    if (!raw)
+      return config_validation_error(*file, where, exchange.line, keys, raw.error().message);
+    with_flags(*raw);
+    auto one = validate(*raw, getenv, kind_row);
+    if (!one)
+      return config_validation_error(*file, where, exchange.line, keys, one.error().message);
+    one->command = fmt::format("{} ({}[{}])", row.name, "exchanges", i);
+    one->mode = Mode::daemon;
+    if (const auto path = keys.find(kPathKey); path != keys.end()) {
+      one->served = ServedAt{path->second.text, role_account(*one)};
+    }
+    // The profiles of one file are written together: --force and --replace are the file's.
+    if (const auto* mine = std::get_if<ToFile>(&one->output)) {
+      for (std::size_t j = 0; j < plan.exchanges.size(); ++j) {
+        const auto* other = std::get_if<ToFile>(&plan.exchanges[j].output);
+        if (other == nullptr || other->target.path != mine->target.path) continue;
+        for (const auto& [name, a, b] :
+             {std::tuple{"force", mine->target.force, other->target.force},
+              std::tuple{"replace", mine->target.replace, other->target.replace}}) {
+          if (a == b) continue;
+          const auto key = keys.find(name);
+          return config_error(
+              file->path, key != keys.end() ? key->second.line : exchange.line,
+              fmt::format("{}{}: differs from exchanges[{}], which writes the same file {} "
+                          "(the file's profiles are written together; set it at the top level)",
+                          where, name, j, mine->target.path));
+        }
+      }
+    }
     plan.exchanges.push_back(std::move(*one));
   }
-  // The shared settings (Workload API, CA bundle, timeout, logging) are the same in every
-  // exchange: the first one's stand for them.
+  if (server && std::none_of(plan.exchanges.begin(), plan.exchanges.end(),
+                             [](const Plan& p) { return p.served.has_value(); })) {
+    return config_error(file->path, file->serve->line,
+                        fmt::format("{}: no exchange has a {} to serve", kServeKey, kPathKey));
+  }
+  // The shared settings (Workload API, CA bundle, proxy, timeout, health, logging) are the same
+  // in every exchange: the first one's stand for them.
   Plan first = plan.exchanges.front();
   first.exchanges = std::move(plan.exchanges);
   first.command = row.name;
   first.config_path = flags.config;
+  first.serve = std::move(server);
+  first.served.reset();
   return first;
 }
 
@@ -862,7 +1021,7 @@ constexpr char kManCommand[] = "man";
 // hidden `man` (which print text generated from this very definition).
 // `with_config`: the command line has --config, so the exchange flags are not required.
 void define_cli(CLI::App& app, Raw& raw, std::string& shell, std::string& help_topic,
-                bool with_config = false) {
+                bool with_config) {
   app.set_version_flag("-v,--version", version_text(), "Print the version and build details");
   app.require_subcommand(1, 1);
   app.footer(
@@ -906,10 +1065,12 @@ void define_cli(CLI::App& app, Raw& raw, std::string& shell, std::string& help_t
           ->type_name("ADDR:PORT");
     }
     add_common(*cmd, raw);
-    if (row.output == OutputKind::file && row.mode == Mode::daemon) {
+    if ((row.output == OutputKind::file || row.output == OutputKind::server) &&
+        row.mode == Mode::daemon) {
       cmd->add_option("--config", raw.config,
-                      "Read several exchanges and their profiles from this YAML file instead of "
-                      "the exchange and file flags (see README)");
+                      "Read several exchanges and their outputs (profiles, paths on one endpoint) "
+                      "from this YAML file instead of the exchange and output flags (see README)")
+          ->type_name("FILE");
       // With a file, the exchange flags are not required (they are not allowed either).
       if (with_config) {
         for (auto* opt : cmd->get_options()) opt->required(false);
@@ -1111,12 +1272,13 @@ CliOutcome parse_cli(const std::vector<std::string>& args, const Getenv& getenv)
   }
   Result<Plan> plan = make_error(errc::internal, "unreachable");
   if (!raw.config.empty()) {
-    // The file sets every exchange and output: only the logging flags may come with it.
+    // The file sets every exchange and output: only the logging flags and those about this
+    // command line may come with it.
     const auto* cmd = app.get_subcommands().front();
     for (const auto* opt : cmd->get_options()) {
       const std::string name = opt->get_name();
-      if (opt->count() == 0 || name == "--config" || name == "--log-level" ||
-          name == "--log-format" || name == "--debug") {
+      if (opt->count() == 0 || listed_in(kLoggingFlags, name) ||
+          (!opt->get_lnames().empty() && listed_in(kCommandLineOnly, opt->get_lnames().front()))) {
         continue;
       }
       return usage_error(make_error(
@@ -1125,7 +1287,7 @@ CliOutcome parse_cli(const std::vector<std::string>& args, const Getenv& getenv)
                       "output)",
                       name)));
     }
-    plan = validate_config(raw, getenv, row);
+    plan = validate_config(raw, *cmd, getenv, row);
   } else {
     plan = validate(raw, getenv, row);
   }

@@ -38,8 +38,9 @@ constexpr EnvDoc kEnvironment[] = {
     {"no_proxy, NO_PROXY", "Hosts and domains reached without the proxy (lower case first)."},
     {"NOTIFY_SOCKET",
      "Set by systemd for Type=notify services: the daemons send READY=1 once the first "
-     "credentials are written (file daemons) or served (serve commands), and STOPPING=1 when "
-     "they stop. A path or an '@' abstract socket name."},
+     "credentials are written (file daemons) or served (serve commands), with --config once every "
+     "exchange has delivered to every output, and STOPPING=1 when they stop. A path or an '@' "
+     "abstract socket name."},
     {"WATCHDOG_USEC, WATCHDOG_PID",
      "Set by systemd with WatchdogSec=: the daemons send WATCHDOG=1 every half interval while "
      "their event loop runs."},
@@ -83,6 +84,15 @@ constexpr FileDoc kFiles[] = {
     {"--token-file PATH",
      "The serve commands' bearer token: 64 hex digits, mode 0600, no newline; a new one at every "
      "start (AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE for the SDKs)."},
+    {"--config FILE",
+     "The daemons' YAML configuration: several exchanges, each with a credentials-file profile, a "
+     "path on one local endpoint (the serve block), or both. Its keys are the flags' names "
+     "without the dashes (true or false for flags without a value); errors name the file, the "
+     "line and the key."},
+    {"--cache-dir DIR",
+     "The credential_process cache (--cache): <sha256>.json entries, mode 0600, and their lock "
+     "files. The next run that writes an entry removes those whose credentials expired more than "
+     "an hour ago, with their lock files."},
     {"/etc/default/aws-spiffe-workload-helper",
      "The settings of the systemd unit aws-spiffe-workload-helper.service."},
     {"/var/lib/aws-spiffe-workload-helper/credentials",

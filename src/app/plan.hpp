@@ -64,6 +64,12 @@ struct ToWhoami {
 };
 using Output = std::variant<ToStdout, ToFile, ToServer, ToWhoami>;
 
+// --config: an exchange served at a path of the file's endpoint (beside or instead of a profile).
+struct ServedAt {
+  std::string path;                       // "/roles/reader"
+  std::optional<std::string> account_id;  // from the role ARN, for the AccountId field
+};
+
 // The read-only diagnostics (x509-svids, jwt-svids): list the SVIDs instead of exchanging one.
 struct SvidListingRequest {
   bool jwt = false;
@@ -88,6 +94,11 @@ struct Plan {
   // (Workload API, CA bundle, timeout, logging) are every one's. Empty without --config.
   std::vector<Plan> exchanges;
   std::string config_path;
+  // --config: the file's `serve` block (the endpoint the exchanges' paths are served on), and
+  // in an exchange's plan the path it is served at. An exchange served only has the endpoint
+  // as its `output` (a ToServer); one that also writes a profile has the ToFile.
+  std::optional<ToServer> serve;
+  std::optional<ServedAt> served;
 
   net::Url endpoint;                // Roles Anywhere or STS
   std::string endpoint_source;      // "--endpoint", "AWS_ENDPOINT_URL_STS", ... or "default"

@@ -207,29 +207,31 @@ std::unique_ptr<engine::Exchanger> make_exchanger(const Plan& plan, net::HttpCli
                     plan.exchange);
 }
 
-// The file daemons' output: the file sink, and READY=1 to the service manager once the first
-// write has succeeded (systemd Type=notify: units ordered after this one start once the file
-// holds credentials).
-class ReadyAfterFirstDelivery final : public engine::Sink {
+// A sink that runs `first` after its first successful delivery: READY=1 to the service manager
+// once the file holds credentials (systemd Type=notify: units ordered after this one start
+// then), or once every output of a --config file has had its first delivery.
+class OnFirstDelivery final : public engine::Sink {
  public:
-  ReadyAfterFirstDelivery(std::unique_ptr<engine::Sink> inner, const util::Notifier& notifier)
-      : inner_(std::move(inner)), notifier_(notifier) {}
+  OnFirstDelivery(std::unique_ptr<engine::Sink> inner, std::function<void()> first)
+      : inner_(std::move(inner)), first_(std::move(first)) {}
   Result<void> prepare() override { return inner_->prepare(); }
   Result<void> deliver(const creds::Credentials& credentials) override {
-    auto done = inner_->deliver(credentials);
-    if (done && !ready_) {
-      ready_ = true;
-      notifier_.send("READY=1\nSTATUS=credentials written");
-    }
-    return done;
+    return delivered(inner_->deliver(credentials));
+  }
+  void exchanging(bool on) override { inner_->exchanging(on); }
+  asio::awaitable<Result<void>> deliver_async(const creds::Credentials& credentials) override {
+    co_return delivered(co_await inner_->deliver_async(credentials));
   }
   std::string describe() const override { return inner_->describe(); }
   bool logs_delivery() const override { return inner_->logs_delivery(); }
 
  private:
+  Result<void> delivered(Result<void> done) {
+    if (done && first_) std::exchange(first_, nullptr)();
+    return done;
+  }
   std::unique_ptr<engine::Sink> inner_;
-  const util::Notifier& notifier_;
-  bool ready_ = false;
+  std::function<void()> first_;
 };
 
 // WATCHDOG=1 every half of the manager's interval, from the event loop: it stops when the loop
@@ -274,22 +276,41 @@ class Signals {
   std::function<void(std::string)> on_stop_;
 };
 
+// --health-addr: /healthz, /readyz and /metrics (no credentials route), answered by `handler`.
+Result<void> open_health(std::optional<serve::Server>& health, asio::io_context& io,
+                         const BindAddress& where, serve::Server::Handler handler) {
+  health.emplace(io.get_executor(), std::move(handler));
+  const asio::ip::tcp::endpoint endpoint(asio::ip::make_address(where.ip),
+                                         static_cast<unsigned short>(where.port));
+  if (auto listened = health->listen({endpoint}); !listened) {
+    return make_error(errc::network, "--health-addr: " + listened.error().message);
+  }
+  log::info("health endpoints on http://{} (/healthz, /readyz, /metrics)",
+            serve::endpoint_text(health->local_endpoints().front()));
+  return {};
+}
+
 // --config: one engine per exchange of the file (each with its own scheduler, so its own
 // jittered renewals and backoff), over one Workload API client and one shared X.509-SVID
-// stream; the profiles of one file are written through one ProfileFile, which coalesces
-// overlapping writes into one rename. A failing exchange keeps failing alone; an engine that
-// stops for good (the agent rejects us) stops the others, and the exit code is the worst.
+// stream. The profiles of one file are written through one ProfileFile, which coalesces
+// overlapping writes into one rename; the served exchanges each keep a MemorySink that the
+// endpoint of the file's serve block answers from at the exchange's path. A failing exchange
+// keeps failing alone; an engine that stops for good (the agent rejects us) stops the others,
+// and the exit code is the worst. Ready (READY=1, /readyz) means every output has had its first
+// delivery (and, for /readyz, every exchange's credentials have more than 5 minutes left).
 int run_config(const Plan& plan) {
   auto http = make_http_client(plan);
   if (!http) {
     log::error("{}", http.error().message);
     return 1;
   }
+  const util::Notifier notifier = util::Notifier::from_environment();
   asio::io_context io(1);
   int exit_code = 0;
   {
-    // Declaration order is destruction order reversed: the engines and their sources go first,
-    // then the files, the shared stream, and the Workload API client before the io_context.
+    // Declaration order is destruction order reversed: the endpoints go first, then the engines
+    // and their sources, the files, the shared stream, and the Workload API client before the
+    // io_context.
     spiffe::WorkloadClient workload(io.get_executor(), plan.workload_api_target);
     engine::SharedX509Stream stream(io.get_executor(), workload);
     std::map<std::string, std::unique_ptr<engine::ProfileFile>> files;
@@ -298,20 +319,37 @@ int run_config(const Plan& plan) {
     struct Lane {
       std::unique_ptr<engine::IdentitySource> source;
       std::unique_ptr<engine::Exchanger> exchanger;
-      std::unique_ptr<engine::Sink> sink;
+      std::vector<std::unique_ptr<engine::Sink>> sinks;
+      engine::MemorySink* store = nullptr;  // a served exchange's credentials, in sinks
       std::unique_ptr<engine::Engine> engine;
     };
     std::vector<Lane> lanes;
+    std::size_t undelivered = 0;  // outputs still waiting for their first delivery
+    const auto delivered_once = [&] {
+      if (--undelivered != 0) return;
+      log::info("every exchange has delivered its credentials");
+      notifier.send("READY=1\nSTATUS=every exchange has delivered its credentials");
+    };
     for (const Plan& one : plan.exchanges) {
-      const auto& target = std::get<ToFile>(one.output).target;
-      auto& file = files[target.path];
-      if (!file) file = std::make_unique<engine::ProfileFile>(io.get_executor(), target);
       Lane lane;
-      lane.sink = file->sink_for(target.profile);
-      if (auto ready = lane.sink->prepare(); !ready) {
-        log::error("{}", ready.error().message);
-        return 1;
+      if (const auto* to_file = std::get_if<ToFile>(&one.output)) {
+        const auto& target = to_file->target;
+        auto& file = files[target.path];
+        if (!file) file = std::make_unique<engine::ProfileFile>(io.get_executor(), target);
+        auto sink = file->sink_for(target.profile);
+        if (auto ready = sink->prepare(); !ready) {
+          log::error("{}", ready.error().message);
+          return 1;
+        }
+        lane.sinks.push_back(std::make_unique<OnFirstDelivery>(std::move(sink), delivered_once));
       }
+      if (one.served) {
+        auto store = std::make_unique<engine::MemorySink>(
+            fmt::format("the credentials served at {}", one.served->path));
+        lane.store = store.get();
+        lane.sinks.push_back(std::make_unique<OnFirstDelivery>(std::move(store), delivered_once));
+      }
+      undelivered += lane.sinks.size();
       if (std::holds_alternative<RolesAnywhere>(one.exchange)) {
         lane.source = std::make_unique<engine::X509Source>(workload, stream, one.selector);
       } else {
@@ -320,14 +358,54 @@ int run_config(const Plan& plan) {
       lane.exchanger = make_exchanger(one, **http);
       engine::Settings settings;
       settings.timeout = one.timeout;
-      settings.keeper = "the file";
+      settings.policy.min_trigger_spacing = one.min_renew_interval;
+      settings.keeper =
+          std::holds_alternative<ToFile>(one.output) ? "the file" : "the in-memory store";
+      std::vector<engine::Sink*> sinks;
+      for (auto& sink : lane.sinks) sinks.push_back(sink.get());
       lane.engine = std::make_unique<engine::Engine>(
-          io.get_executor(), *lane.source, *lane.exchanger,
-          std::vector<engine::Sink*>{lane.sink.get()}, clock, random, settings);
+          io.get_executor(), *lane.source, *lane.exchanger, sinks, clock, random, settings);
       lanes.push_back(std::move(lane));
     }
     log::info("{}: {} exchange(s) from {}, one Workload API stream", plan.command, lanes.size(),
               plan.config_path);
+
+    std::optional<ServeDriver> serve;
+    if (plan.serve) {
+      std::vector<ServedRoute> routes;
+      for (std::size_t i = 0; i < lanes.size(); ++i) {
+        if (const auto& served = plan.exchanges[i].served) {
+          routes.push_back(
+              {served->path, lanes[i].store, lanes[i].engine.get(), served->account_id});
+        }
+      }
+      serve.emplace(io.get_executor(), plan.command, *plan.serve, plan.timeout, std::move(routes));
+      if (auto started = serve->start(); !started) {
+        log::error("{}", started.error().message);
+        return 1;
+      }
+    }
+    engine::Metrics health_requests;
+    std::optional<serve::Server> health;
+    if (plan.health) {
+      auto opened = open_health(health, io, *plan.health, [&](const serve::Request& request) {
+        std::vector<const engine::Metrics*> parts;
+        for (const auto& lane : lanes) parts.push_back(&lane.engine->metrics());
+        engine::Metrics combined = engine::combine(parts);
+        combined.requests = health_requests.requests;
+        serve::RouteState state;
+        state.metrics = &combined;
+        state.version = AWH_VERSION;
+        state.command = plan.command;
+        state.credentials_route = false;
+        return serve::answer(request, state, health_requests);
+      });
+      if (!opened) {
+        log::error("{}", opened.error().message);
+        return 1;
+      }
+    }
+
     const auto stop_all = [&](const std::string& why) {
       for (auto& [path, file] : files) file->stop();
       for (auto& lane : lanes) lane.engine->post(engine::event::Terminate{why});
@@ -337,13 +415,28 @@ int run_config(const Plan& plan) {
         [&] {
           for (auto& lane : lanes) lane.engine->post(engine::event::Sighup{});
         },
-        stop_all);
+        [&](const std::string& why) {
+          notifier.send("STOPPING=1");
+          stop_all(why);
+        });
+    asio::steady_timer watchdog_timer(io);
+    keep_watchdog_fed(watchdog_timer, notifier);
+    // The endpoint drains before the loop stops: requests in flight finish (bounded).
+    asio::steady_timer drain_limit(io);
     std::size_t running = lanes.size();
     bool stopping = false;
     const auto ended = [&](int code) {
       exit_code = std::max(exit_code, code);
       if (--running == 0) {
-        io.stop();
+        if (!serve) {
+          io.stop();
+          return;
+        }
+        serve->stop([&] { io.stop(); });
+        drain_limit.expires_after(std::chrono::milliseconds(400));
+        drain_limit.async_wait([&](boost::system::error_code ec) {
+          if (!ec) io.stop();
+        });
         return;
       }
       if (code != 0 && !stopping) {
@@ -401,7 +494,8 @@ int run(const Plan& plan) {
   const util::Notifier notifier = once ? util::Notifier() : util::Notifier::from_environment();
   auto sink = make_sink(plan.output);
   if (notifier.enabled() && std::holds_alternative<ToFile>(plan.output)) {
-    sink = std::make_unique<ReadyAfterFirstDelivery>(std::move(sink), notifier);
+    sink = std::make_unique<OnFirstDelivery>(
+        std::move(sink), [&notifier] { notifier.send("READY=1\nSTATUS=credentials written"); });
   }
   if (auto ready = plan.dry_run ? Result<void>() : sink->prepare(); !ready) {
     log::error("{}", ready.error().message);
@@ -496,7 +590,7 @@ int run(const Plan& plan) {
       // The file daemons' health endpoints (--health-addr): no credentials route.
       std::optional<serve::Server> health;
       if (plan.health) {
-        health.emplace(io.get_executor(), [&](const serve::Request& request) {
+        auto opened = open_health(health, io, *plan.health, [&](const serve::Request& request) {
           serve::RouteState state;
           state.metrics = &engine.metrics();
           state.version = AWH_VERSION;
@@ -504,14 +598,10 @@ int run(const Plan& plan) {
           state.credentials_route = false;
           return serve::answer(request, state, engine.metrics());
         });
-        const asio::ip::tcp::endpoint where(asio::ip::make_address(plan.health->ip),
-                                            static_cast<unsigned short>(plan.health->port));
-        if (auto listened = health->listen({where}); !listened) {
-          log::error("--health-addr: {}", listened.error().message);
+        if (!opened) {
+          log::error("{}", opened.error().message);
           return 1;
         }
-        log::info("health endpoints on http://{} (/healthz, /readyz, /metrics)",
-                  serve::endpoint_text(health->local_endpoints().front()));
       }
       asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
       std::function<void()> listen = [&] {

@@ -27,6 +27,11 @@ bool cache_reusable(std::chrono::system_clock::time_point expiration,
   return expiration - now > kCacheMinRemaining;
 }
 
+bool cache_sweepable(std::chrono::system_clock::time_point when,
+                     std::chrono::system_clock::time_point now) {
+  return now - when > kCacheSweepAfter;
+}
+
 std::string serialize_cache_entry(const Credentials& c) { return credential_process_json(c); }
 
 std::optional<CacheEntry> parse_cache_entry(std::string_view text) {

@@ -53,6 +53,17 @@ inline constexpr std::chrono::minutes kCacheMinRemaining{16};
 bool cache_reusable(std::chrono::system_clock::time_point expiration,
                     std::chrono::system_clock::time_point now);
 
+// Entries are removed (with their lock files) once they are this long past use: their
+// credentials expired this long ago, or, for a file that is not a valid entry (or a lock file
+// without an entry), it was last written this long ago. The hour absorbs clock changes; until
+// then an expired entry only costs its few hundred bytes.
+inline constexpr std::chrono::hours kCacheSweepAfter{1};
+
+// Whether an entry (or lock) whose credentials expired, or that was last written, at `when` may
+// be removed at `now`.
+bool cache_sweepable(std::chrono::system_clock::time_point when,
+                     std::chrono::system_clock::time_point now);
+
 // An entry is the credential_process JSON (creds/credentials.hpp).
 std::string serialize_cache_entry(const Credentials& c);
 // An entry's text -> the credentials and their parsed expiration; nullopt for anything that is

@@ -85,6 +85,8 @@ asio::awaitable<Result<creds::Credentials>> CachingExchanger::exchange(const Ide
   } else {
     log::debug("cache: stored the credentials for {} in {}", identity.description,
                store_.entry_path(key));
+    // Each write also clears out what is past use, so the directory does not grow forever.
+    store_.sweep(clock_.now().wall);
   }
   co_return credentials;  // the lock is released after the entry is in place
 }

@@ -50,6 +50,43 @@ void Histogram::observe(double value) {
   ++count_;
 }
 
+void Histogram::add(const Histogram& other) {
+  if (other.bounds_ != bounds_) return;
+  for (std::size_t i = 0; i < counts_.size(); ++i) counts_[i] += other.counts_[i];
+  sum_ += other.sum_;
+  count_ += other.count_;
+}
+
+Metrics combine(const std::vector<const Metrics*>& parts) {
+  Metrics out;
+  bool first = true;
+  // The earliest of the parts' times, unset if any part's is.
+  const auto earliest = [&](std::optional<Metrics::WallTime>& into,
+                            const std::optional<Metrics::WallTime>& part) {
+    if (first) {
+      into = part;
+    } else if (!into || !part) {
+      into.reset();
+    } else {
+      into = std::min(*into, *part);
+    }
+  };
+  for (const Metrics* m : parts) {
+    for (const auto& [key, n] : m->exchanges) out.exchanges[key] += n;
+    for (const auto& [key, n] : m->requests) out.requests[key] += n;
+    earliest(out.credentials_expiry, m->credentials_expiry);
+    earliest(out.svid_expiry, m->svid_expiry);
+    if (m->last_success && (!out.last_success || *m->last_success > *out.last_success)) {
+      out.last_success = m->last_success;
+    }
+    out.last_delivery_ok = out.last_delivery_ok && m->last_delivery_ok;
+    out.reconnects += m->reconnects;
+    out.exchange_seconds.add(m->exchange_seconds);
+    first = false;
+  }
+  return out;
+}
+
 std::string render_prometheus(const Metrics& m, std::string_view version,
                               std::string_view command) {
   std::string out;

@@ -19,6 +19,8 @@ class Histogram {
   explicit Histogram(std::vector<double> bounds)
       : bounds_(std::move(bounds)), counts_(bounds_.size(), 0) {}
   void observe(double value);
+  // Adds another histogram's observations (the same bounds; a different one is ignored).
+  void add(const Histogram& other);
   const std::vector<double>& bounds() const { return bounds_; }
   const std::vector<std::uint64_t>& counts() const {
     return counts_;
@@ -46,6 +48,12 @@ struct Metrics {
   // Requests served by route and status (the endpoints).
   std::map<std::pair<std::string, unsigned>, std::uint64_t> requests;
 };
+
+// Several engines' metrics as one (--config: one endpoint for every exchange): counters and
+// histograms summed; the expiries the earliest, and unset while any part's is unset, so that
+// readiness (serve/routes.hpp) means every exchange has credentials; the last success the
+// latest; the last delivery ok only when every part's was.
+Metrics combine(const std::vector<const Metrics*>& parts);
 
 // The whole exposition, metric names prefixed `aws_spiffe_workload_helper_`.
 std::string render_prometheus(const Metrics& m, std::string_view version, std::string_view command);

@@ -160,7 +160,7 @@ Reply route(const Request& request, const RouteState& state, engine::Now clock) 
   if (path.starts_with("/latest/") && state.imds && state.imds_tokens)
     return imds_route(request, path, state, clock);
   const bool get = request.method == "GET";
-  if (path == kCredentialsPath && state.credentials_route) {
+  if (state.credentials_route && path == state.credentials_path) {
     if (!get) return error_reply(405, "MethodNotAllowed", "use GET", "credentials");
     if (!request.authorization || !token_matches(*request.authorization, state.token)) {
       return error_reply(401, "Unauthorized",

@@ -3,7 +3,8 @@
 // the request and what the in-memory store holds now. No request ever waits for an exchange.
 //
 // Routes:
-//  - GET <credentials path> (default /v1/credentials): the container credential provider's
+//  - GET <credentials path> (/v1/credentials; with --config, each exchange's own path): the
+//  container credential provider's
 //    answer (botocore ContainerProvider, AWS SDKs' "HTTP credential provider"):
 //    {"AccessKeyId","SecretAccessKey","Token","Expiration":"YYYY-MM-DDTHH:MM:SSZ"[,"AccountId"]}.
 //    The Authorization header must equal the token (compared in constant time), else 401. No
@@ -65,6 +66,8 @@ struct RouteState {
   std::string_view version{};
   std::string_view command{};
   bool credentials_route = true;  // false: a health-only listener (the file daemons)
+  // Where the credentials are served (--config: the path of the exchange the request names).
+  std::string_view credentials_path = kCredentialsPath;
 };
 
 // `now`: the wall time for expirations, the steady time for IMDS tokens.

@@ -390,34 +390,44 @@ Result<std::string> read_all(const std::string& path, int fd, std::size_t max_si
   return contents;
 }
 
+std::string lock_name(const Target& t) { return fmt::format(".{}.lock", t.name); }
+
 // flock() on `.<name>.lock` beside the target, waiting at most `wait`. The lock is released
-// when the descriptor closes.
+// when the descriptor closes. A lock file is only ever unlinked by the holder of its lock
+// (remove_file_atomically), so the lock counts only on the file that is at the name once we
+// hold it; if it was replaced after we opened it, we lock the new one instead.
 Result<UniqueFd> take_lock(const std::string& path, const Target& t,
                            std::chrono::milliseconds wait) {
-  const std::string name = fmt::format(".{}.lock", t.name);
+  const std::string name = lock_name(t);
   const std::string file = join(t.dir_path, name);
-  UniqueFd fd(::openat(t.dir.get(), name.c_str(),
-                       O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0600));
-  if (!fd.valid())
-    return write_error(path, fmt::format("opening the lock file {}: ", shown(file)), errno);
-  struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) return write_error(path, "", errno);
-  if (!S_ISREG(st.st_mode) || st.st_uid != ::geteuid()) {
-    return refused(path,
-                   fmt::format("the lock file {} is not a regular file of ours", shown(file)));
-  }
   const auto deadline = std::chrono::steady_clock::now() + wait;
-  while (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
-    if (errno == EINTR) continue;
-    if (errno != EWOULDBLOCK)
-      return write_error(path, fmt::format("locking {}: ", shown(file)), errno);
-    if (std::chrono::steady_clock::now() >= deadline) {
-      return refused(path, fmt::format("another writer has held the lock {} for more than {} ms",
-                                       shown(file), wait.count()));
+  while (true) {
+    UniqueFd fd(::openat(t.dir.get(), name.c_str(),
+                         O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0600));
+    if (!fd.valid())
+      return write_error(path, fmt::format("opening the lock file {}: ", shown(file)), errno);
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0) return write_error(path, "", errno);
+    if (!S_ISREG(st.st_mode) || st.st_uid != ::geteuid()) {
+      return refused(path,
+                     fmt::format("the lock file {} is not a regular file of ours", shown(file)));
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    while (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+      if (errno == EINTR) continue;
+      if (errno != EWOULDBLOCK)
+        return write_error(path, fmt::format("locking {}: ", shown(file)), errno);
+      if (std::chrono::steady_clock::now() >= deadline) {
+        return refused(path, fmt::format("another writer has held the lock {} for more than {} ms",
+                                         shown(file), wait.count()));
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    struct stat current {};
+    if (::fstatat(t.dir.get(), name.c_str(), &current, AT_SYMLINK_NOFOLLOW) == 0 &&
+        current.st_dev == st.st_dev && current.st_ino == st.st_ino) {
+      return fd;
+    }
   }
-  return fd;
 }
 
 // A temp file beside the target; unlinked on destruction unless it was renamed into place.
@@ -617,6 +627,22 @@ Result<void> write_file_atomically(const std::string& path, std::string_view con
         return SecretString(std::string(contents));
       },
       options);
+}
+
+Result<bool> remove_file_atomically(const std::string& path, const std::function<bool()>& keep,
+                                    const AtomicWriteOptions& options) {
+  AWH_TRY(target, resolve(path, walk_of(options)));
+  Target& t = *target;
+  AWH_TRY(held, take_lock(path, t, options.lock_wait));
+  if (keep && keep()) return false;
+  bool removed = true;
+  if (::unlinkat(t.dir.get(), t.name.c_str(), 0) != 0) {
+    if (errno != ENOENT) return write_error(path, "removing it: ", errno);
+    removed = false;
+  }
+  // By its holder (see take_lock); if this fails, a lock file left behind is only clutter.
+  (void)::unlinkat(t.dir.get(), lock_name(t).c_str(), 0);
+  return removed;
 }
 
 Result<void> prepare_directory(const std::string& path, const AtomicWriteOptions& options) {

@@ -67,8 +67,9 @@ struct AtomicWriteOptions {
 using Edit = std::function<Result<SecretString>(std::optional<std::string_view> existing)>;
 
 // Read-modify-replace under an exclusive flock() on `.<name>.lock` beside the target (created
-// 0600, left in place: removing a lock file races with its next user). A reader sees the old file
-// or the new one, never a mix, and a crash leaves one of the two on disk:
+// 0600 and left in place; only remove_file_atomically() removes it, while holding it, and a
+// writer that locked a lock file that is no longer at its name locks the new one instead). A reader
+// sees the old file or the new one, never a mix, and a crash leaves one of the two on disk:
 //   - missing parent directories are created (like `mkdir -p`) with new_dir_mode;
 //   - a temp file `.<name>.tmp-<random hex>` is created 0600 beside the target (O_EXCL,
 //     O_NOFOLLOW), written, fsync'ed, given its final mode and renamed over the target; then the
@@ -85,6 +86,14 @@ Result<void> update_file_atomically(const std::string& path, const Edit& edit,
 // update_file_atomically() with contents that don't depend on the current ones (not read).
 Result<void> write_file_atomically(const std::string& path, std::string_view contents,
                                    const AtomicWriteOptions& options = {});
+
+// Removes `path` (the path rules above apply) and its lock file, holding the writers' lock
+// (waiting at most options.lock_wait), so that no writer is between its read and its rename;
+// `keep`, asked under the lock, may still keep the file (it changed meanwhile). True when the
+// file was removed; false when `keep` kept it or it was absent (its lock file is removed then
+// too). errc::file when the lock is busy past lock_wait or the file can't be removed.
+Result<bool> remove_file_atomically(const std::string& path, const std::function<bool()>& keep = {},
+                                    const AtomicWriteOptions& options = {});
 
 // Start-up check for a daemon that will later write `path`: applies the path rules above
 // (creating the missing parent directories with new_dir_mode) and checks that the directory is

@@ -3,7 +3,10 @@
 // every answer through a credential_process profile.
 #include <doctest/doctest.h>
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <thread>
@@ -224,4 +227,44 @@ TEST_CASE("--cache with jwt-credential-process: one AssumeRoleWithWebIdentity pe
   REQUIRE(third.exit_code == 0);
   CHECK(sts.records().size() == 2);
   CHECK(third.out != first.out);
+}
+
+TEST_CASE("--cache: a run that writes an entry clears out the entries past use and their locks") {
+  Fixture f;
+  f.serve();
+  StandIn standin(f.pki.root_pem());
+  const std::string cache = f.dir.file("cache");
+  std::filesystem::create_directory(cache);
+  REQUIRE(chmod(cache.c_str(), 0700) == 0);
+  // Left by earlier runs: an entry that expired two hours ago with both its lock files, and a
+  // live one (another identity's) with its lock, which a run holds right now.
+  const std::string stale(64, '1');
+  const std::string live(64, '2');
+  const auto entry = [&](const std::string& key, std::chrono::seconds from_now) {
+    overwrite(cache + "/" + key + ".json",
+              "{\"Version\":1,\"AccessKeyId\":\"ASIAOLD\",\"SecretAccessKey\":\"s\","
+              "\"SessionToken\":\"t\",\"Expiration\":\"" +
+                  rfc3339_in(from_now) + "\"}\n");
+    overwrite(cache + "/" + key + ".lock", "");
+    overwrite(cache + "/." + key + ".json.lock", "");
+  };
+  entry(stale, -std::chrono::hours(2));
+  entry(live, std::chrono::hours(1));
+  const int held = open((cache + "/" + live + ".lock").c_str(), O_RDWR | O_CLOEXEC);
+  REQUIRE(held >= 0);
+  REQUIRE(flock(held, LOCK_EX) == 0);
+
+  const auto r = run(f.args(standin, {"--cache", "--cache-dir", cache}));
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  CHECK(standin.records().size() == 1);
+  for (const auto& name : {stale + ".json", stale + ".lock", "." + stale + ".json.lock"}) {
+    CAPTURE(name);
+    CHECK_FALSE(std::filesystem::exists(cache + "/" + name));
+  }
+  for (const auto& name : {live + ".json", live + ".lock", "." + live + ".json.lock"}) {
+    CAPTURE(name);
+    CHECK(std::filesystem::exists(cache + "/" + name));
+  }
+  CHECK(entries(cache).size() == 2);  // the live one and the new one
+  close(held);
 }

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "fixture.hpp"
+#include "manager_socket.hpp"
 #include "moto.hpp"
 
 using namespace awh;
@@ -291,4 +292,233 @@ TEST_CASE("--config: a bad file is a line-numbered usage error before any reques
       run({binary_path(), "jwt-credential-file", "--config", config, "--audience", "x"});
   check_failure(mixed, "--audience can't be combined with --config", 2);
   CHECK(f.agent.calls() == 0);
+}
+
+// --config with a serve block: one process serves several roles, each at its own path.
+namespace {
+
+const std::string kAnalyticsArn = "arn:aws:sts::123456789012:assumed-role/analytics/it-analytics";
+const std::string kBillingArn = "arn:aws:sts::123456789012:assumed-role/billing/it-billing";
+
+// A JWT-SVID exchange with STS at `endpoint`, assuming `role` (session name it-<role>).
+std::string jwt_exchange(const std::string& endpoint, const std::string& role,
+                         const std::string& extra) {
+  return "  - audience: " + kAudience + "\n    endpoint: " + endpoint +
+         "\n    role-arn: arn:aws:iam::123456789012:role/" + role + "\n    role-session-name: it-" +
+         role + "\n" + extra;
+}
+
+// The daemon's stdout lines: a FULL_URI per served path, then the token file.
+struct ServedPaths {
+  std::vector<std::string> uris;
+  std::string token_file;
+  int port = 0;
+  std::string token;
+};
+
+ServedPaths read_served(Child& daemon, std::size_t paths, const std::string& log) {
+  const auto lines = read_env_lines(daemon, static_cast<int>(paths) + 1);
+  REQUIRE_MESSAGE(lines.size() == paths + 1, log);
+  ServedPaths out;
+  for (std::size_t i = 0; i < paths; ++i) {
+    REQUIRE(lines[i].first == "AWS_CONTAINER_CREDENTIALS_FULL_URI");
+    out.uris.push_back(lines[i].second);
+  }
+  REQUIRE(lines.back().first == "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
+  out.token_file = lines.back().second;
+  const std::string prefix = "http://127.0.0.1:";
+  REQUIRE(out.uris.front().rfind(prefix, 0) == 0);
+  out.port = std::stoi(out.uris.front().substr(prefix.size()));
+  out.token = read_file(out.token_file);
+  return out;
+}
+
+// botocore's container provider on `uri`, the token from the file: the caller's ARN at moto.
+RunResult botocore_container(const std::string& uri, const std::string& token_file,
+                             const std::string& sts_endpoint) {
+  return run({"python3", "-c", botocore_caller_script("container-role"), sts_endpoint},
+             sdk_env({{"AWS_CONTAINER_CREDENTIALS_FULL_URI", uri},
+                      {"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", token_file}}));
+}
+
+}  // namespace
+
+TEST_CASE("--config serve: two roles at two paths of one endpoint; botocore and the AWS CLI") {
+  Fixture f;
+  Moto moto(f.dir);
+  f.agent.set_jwt_svids(
+      {{"spiffe://example.org/app", make_jwt("spiffe://example.org/app", kAudience), ""}});
+  const std::string path = f.dir.file("credentials");
+  const std::string config = f.dir.file("helper.yaml");
+  // analytics is also written to a profile (both outputs); billing is served only.
+  write_file(config, "workload-api-addr: unix://" + f.dir.file("agent.sock") +
+                         "\naws-credentials-path: " + path + "\nserve:\n  token-file: " +
+                         f.dir.file("run/token") + "\n  bind: [127.0.0.1:0]\nexchanges:\n" +
+                         jwt_exchange(moto.endpoint(), "analytics",
+                                      "    path: /roles/analytics\n    profile: analytics\n") +
+                         jwt_exchange(moto.endpoint(), "billing", "    path: /roles/billing\n"));
+  Child daemon({binary_path(), "jwt-serve", "--config", config}, {}, f.dir.file("daemon.log"));
+  const auto log = [&] { return read_file(f.dir.file("daemon.log")); };
+  const auto served = read_served(daemon, 2, log());
+  CAPTURE(log());
+  CHECK(served.uris[0] == "http://127.0.0.1:" + std::to_string(served.port) + "/roles/analytics");
+  CHECK(served.uris[1] == "http://127.0.0.1:" + std::to_string(served.port) + "/roles/billing");
+  CHECK(served.token_file == f.dir.file("run/token"));
+
+  // Each path: its own role's credentials, which moto's STS accepts.
+  const auto analytics = botocore_container(served.uris[0], served.token_file, moto.endpoint());
+  CHECK_MESSAGE(analytics.exit_code == 0, analytics.err);
+  CHECK(analytics.out == kAnalyticsArn + "\n");
+  const auto billing = botocore_container(served.uris[1], served.token_file, moto.endpoint());
+  CHECK_MESSAGE(billing.exit_code == 0, billing.err);
+  CHECK(billing.out == kBillingArn + "\n");
+  const auto cli = run({"aws", "sts", "get-caller-identity", "--endpoint-url", moto.endpoint(),
+                        "--output", "text", "--query", "Arn"},
+                       sdk_env({{"AWS_CONTAINER_CREDENTIALS_FULL_URI", served.uris[1]},
+                                {"AWS_CONTAINER_AUTHORIZATION_TOKEN", served.token}}));
+  CHECK_MESSAGE(cli.exit_code == 0, cli.err);
+  CHECK(cli.out == kBillingArn + "\n");
+
+  // The profile holds what the path serves (one exchange, two outputs).
+  const auto answer =
+      http_get(served.port, "/roles/analytics", "Authorization: " + served.token + "\r\n");
+  REQUIRE(answer.status == 200);
+  const auto body = parse_object(answer.body);
+  CHECK(botocore_key(path, "analytics") == str(body.at("AccessKeyId")));
+  CHECK(str(body.at("AccountId")) == "123456789012");
+
+  // The token is required on every path; unknown paths (the single command's too) are 404.
+  for (const std::string p : {"/roles/analytics", "/roles/billing"}) {
+    CAPTURE(p);
+    CHECK(http_get(served.port, p).status == 401);
+    CHECK(http_get(served.port, p, "Authorization: " + std::string(64, '0') + "\r\n").status ==
+          401);
+  }
+  for (const std::string p :
+       {"/v1/credentials", "/roles", "/roles/analytics/x", "/latest/api/token"}) {
+    CAPTURE(p);
+    CHECK(http_get(served.port, p, "Authorization: " + served.token + "\r\n").status == 404);
+  }
+  // Ready: every exchange has credentials; /metrics counts both exchanges.
+  CHECK(http_get(served.port, "/readyz").status == 200);
+  const auto metrics = http_get(served.port, "/metrics");
+  CHECK(metrics.body.find("exchanges_total{result=\"success\",class=\"\"} 2") != std::string::npos);
+  // One JWT fetch per exchange, no stream: the agent saw no FetchX509SVID.
+  CHECK(f.agent.open_streams() == 0);
+  daemon.signal(SIGTERM);
+  CHECK(daemon.wait(seconds(5)) == 0);
+}
+
+TEST_CASE("--config serve: one exchange failing; the other path keeps serving") {
+  Fixture f;
+  Moto moto(f.dir);
+  f.agent.set_jwt_svids(
+      {{"spiffe://example.org/app", make_jwt("spiffe://example.org/app", kAudience), ""}});
+  const std::string config = f.dir.file("helper.yaml");
+  const std::string nowhere = "http://127.0.0.1:" + std::to_string(free_port());
+  write_file(config,
+             "workload-api-addr: unix://" + f.dir.file("agent.sock") +
+                 "\ntimeout: 3\nhealth-addr: 127.0.0.1:0\nserve:\n  token-file: " +
+                 f.dir.file("token") + "\n  bind: 127.0.0.1:0\nexchanges:\n" +
+                 jwt_exchange(moto.endpoint(), "analytics", "    path: /roles/analytics\n") +
+                 jwt_exchange(nowhere, "billing", "    path: /roles/billing\n"));
+  Child daemon({binary_path(), "jwt-credential-file", "--config", config}, {},
+               f.dir.file("daemon.log"));
+  const auto log = [&] { return read_file(f.dir.file("daemon.log")); };
+  // Not every exchange delivered: the endpoint opens at the start-up deadline, not before.
+  const auto started = std::chrono::steady_clock::now();
+  const auto served = read_served(daemon, 2, log());
+  CHECK(std::chrono::steady_clock::now() - started >= milliseconds(2500));
+  CAPTURE(log());
+  CHECK(log().find("no credentials for /roles/billing within the timeout (3 s); serving the "
+                   "others") != std::string::npos);
+  const std::string auth = "Authorization: " + served.token + "\r\n";
+  for (int round = 0; round < 2; ++round) {
+    const auto analytics = botocore_container(served.uris[0], served.token_file, moto.endpoint());
+    CHECK_MESSAGE(analytics.exit_code == 0, analytics.err);
+    CHECK(analytics.out == kAnalyticsArn + "\n");
+    CHECK(http_get(served.port, "/roles/billing", auth).status == 503);
+    CHECK(http_get(served.port, "/readyz").status == 503);  // not every exchange is ready
+    std::this_thread::sleep_for(milliseconds(1500));        // the failing one keeps retrying
+  }
+  CHECK(daemon.wait(milliseconds(10)) == std::nullopt);  // still running
+  daemon.signal(SIGTERM);
+  CHECK(daemon.wait(seconds(5)) == 0);
+}
+
+TEST_CASE("--config: health-addr's /readyz waits for every profile; force replaces a bad file") {
+  Fixture f;
+  Moto moto(f.dir);
+  f.agent.set_jwt_svids(
+      {{"spiffe://example.org/app", make_jwt("spiffe://example.org/app", kAudience), ""}});
+  const std::string path = f.dir.file("credentials");
+  write_file(path, "this is not an INI file [\n");
+  const int health = free_port();
+  const std::string config = f.dir.file("helper.yaml");
+  write_file(config, "workload-api-addr: unix://" + f.dir.file("agent.sock") +
+                         "\nhealth-addr: 127.0.0.1:" + std::to_string(health) +
+                         "\naws-credentials-path: " + path + "\nforce: true\nexchanges:\n" +
+                         jwt_exchange(moto.endpoint(), "analytics", "    profile: analytics\n") +
+                         jwt_exchange(moto.endpoint(), "billing", "    profile: billing\n"));
+  Child daemon({binary_path(), "jwt-credential-file", "--config", config}, {},
+               f.dir.file("daemon.log"));
+  const auto log = [&] { return read_file(f.dir.file("daemon.log")); };
+  REQUIRE_MESSAGE(
+      eventually([&] { return http_get(health, "/readyz").status == 200; }, seconds(30)), log());
+  // Ready means both profiles are in the file, which force: true replaced.
+  const auto text = read_file(path);
+  CHECK(text.find("[analytics]") != std::string::npos);
+  CHECK(text.find("[billing]") != std::string::npos);
+  CHECK(text.find("not an INI") == std::string::npos);
+  CHECK(http_get(health, "/healthz").status == 200);
+  CHECK(http_get(health, "/v1/credentials").status == 404);
+  daemon.signal(SIGTERM);
+  CHECK(daemon.wait(seconds(5)) == 0);
+
+  // Without force the same bad file stops the daemon before any request.
+  write_file(path, "this is not an INI file [\n");
+  std::string text2 = read_file(config);
+  text2.erase(text2.find("force: true\n"), std::string("force: true\n").size());
+  write_file(config, text2);
+  const auto r = run({binary_path(), "jwt-credential-file", "--config", config});
+  CHECK(r.exit_code == 1);
+  CHECK(read_file(path) == "this is not an INI file [\n");
+}
+
+TEST_CASE("--config: READY=1 once every exchange has delivered, not after the first") {
+  Fixture f;
+  const std::string socket_path = f.dir.file("notify.sock");
+  ManagerSocket manager(socket_path);
+  std::vector<std::string> seen;
+  const std::string path = f.dir.file("credentials");
+  const std::string config = f.dir.file("helper.yaml");
+  SUBCASE("one exchange keeps failing: never ready") {
+    StandIn standin(f.pki.root_pem(), {{"--role-arn", kReaderRole}});
+    write_file(config, with_endpoint(two_role_config(f, standin, path), standin.endpoint()));
+    Child daemon({binary_path(), "x509-credential-file", "--config", config},
+                 {{"NOTIFY_SOCKET", socket_path}}, f.dir.file("daemon.log"));
+    REQUIRE_MESSAGE(eventually(
+                        [&] {
+                          return issued_keys(standin)[kReaderRole].size() == 1 &&
+                                 refused(standin, kWriterRole, 403) >= 2;
+                        },
+                        seconds(20)),
+                    read_file(f.dir.file("daemon.log")));
+    CHECK_FALSE(manager.wait_for("READY=1", milliseconds(1500), seen));
+    daemon.signal(SIGTERM);
+    CHECK(manager.wait_for("STOPPING=1", seconds(5), seen));
+    CHECK(daemon.wait(seconds(5)) == 0);
+  }
+  SUBCASE("both deliver: ready, with both profiles in the file") {
+    StandIn standin(f.pki.root_pem());
+    write_file(config, with_endpoint(two_role_config(f, standin, path), standin.endpoint()));
+    Child daemon({binary_path(), "x509-credential-file", "--config", config},
+                 {{"NOTIFY_SOCKET", socket_path}}, f.dir.file("daemon.log"));
+    REQUIRE_MESSAGE(manager.wait_for("READY=1", seconds(20), seen),
+                    read_file(f.dir.file("daemon.log")));
+    CHECK(botocore_key(path, "reader") != "none");
+    CHECK(botocore_key(path, "writer") != "none");
+    daemon.signal(SIGTERM);
+    CHECK(daemon.wait(seconds(5)) == 0);
+  }
 }

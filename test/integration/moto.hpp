@@ -81,6 +81,32 @@ inline std::string botocore_caller_script(const std::string& method,
          "print(sts.get_caller_identity()['Arn'])\n";
 }
 
+// An environment with no other credential source, so an SDK must use the one `extra` names
+// (the container provider's AWS_CONTAINER_* variables, ...).
+inline std::map<std::string, std::string> sdk_env(const std::map<std::string, std::string>& extra) {
+  std::map<std::string, std::string> env{
+      {"AWS_CONFIG_FILE", "/dev/null"},      {"AWS_SHARED_CREDENTIALS_FILE", "/dev/null"},
+      {"AWS_ACCESS_KEY_ID", "\x01"},         {"AWS_SECRET_ACCESS_KEY", "\x01"},
+      {"AWS_SESSION_TOKEN", "\x01"},         {"AWS_PROFILE", "\x01"},
+      {"AWS_EC2_METADATA_DISABLED", "true"}, {"AWS_DEFAULT_REGION", "us-east-1"}};
+  for (const auto& [k, v] : extra) env[k] = v;
+  return env;
+}
+
+// The NAME=value lines a serving daemon prints on stdout, `count` of them, in order ({} if they
+// don't come within 30 s).
+inline std::vector<std::pair<std::string, std::string>> read_env_lines(Child& child, int count) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (int i = 0; i < count; ++i) {
+    auto line = child.read_line(std::chrono::seconds(30));
+    if (!line) return {};
+    const auto eq = line->find('=');
+    if (eq == std::string::npos) return {};
+    out.emplace_back(line->substr(0, eq), line->substr(eq + 1));
+  }
+  return out;
+}
+
 // One HTTP/1.1 GET on 127.0.0.1:`port` (Connection: close), with extra header lines.
 struct HttpAnswer {
   int status = 0;  // 0: no answer

@@ -26,13 +26,9 @@ const std::string kJwtRole = "arn:aws:iam::123456789012:role/served-role";
 struct Served {
   Served(const std::vector<std::string>& argv, const std::string& log_path)
       : log_path(log_path), child(argv, {}, log_path) {
-    for (int i = 0; i < 2; ++i) {
-      auto line = child.read_line(std::chrono::seconds(30));
-      REQUIRE_MESSAGE(line.has_value(), log());
-      const auto eq = line->find('=');
-      REQUIRE(eq != std::string::npos);
-      env[line->substr(0, eq)] = line->substr(eq + 1);
-    }
+    const auto lines = read_env_lines(child, 2);
+    REQUIRE_MESSAGE(lines.size() == 2, log());
+    for (const auto& [name, value] : lines) env[name] = value;
     std::smatch m;
     const std::string uri = env.at("AWS_CONTAINER_CREDENTIALS_FULL_URI");
     REQUIRE(std::regex_match(uri, m, std::regex(R"(http://127\.0\.0\.1:([0-9]+)/v1/credentials)")));
@@ -50,17 +46,6 @@ struct Served {
   int port = 0;
   std::string token;
 };
-
-// An environment with no other credential source, so the SDK must use the container provider.
-std::map<std::string, std::string> sdk_env(const std::map<std::string, std::string>& extra) {
-  std::map<std::string, std::string> env{
-      {"AWS_CONFIG_FILE", "/dev/null"},      {"AWS_SHARED_CREDENTIALS_FILE", "/dev/null"},
-      {"AWS_ACCESS_KEY_ID", "\x01"},         {"AWS_SECRET_ACCESS_KEY", "\x01"},
-      {"AWS_SESSION_TOKEN", "\x01"},         {"AWS_PROFILE", "\x01"},
-      {"AWS_EC2_METADATA_DISABLED", "true"}, {"AWS_DEFAULT_REGION", "us-east-1"}};
-  for (const auto& [k, v] : extra) env[k] = v;
-  return env;
-}
 
 std::vector<std::string> serve_args(const Fixture& f, const std::string& moto_endpoint,
                                     const std::string& token_file) {

@@ -712,3 +712,66 @@ TEST_CASE("shared_directory_ok (serve's token on an emptyDir) accepts a world-wr
     CHECK_FALSE(fs::exists(dir / "victim"));
   }
 }
+
+TEST_CASE("remove_file_atomically: the file and its lock, under the lock; never a held one") {
+  TempDir dir;
+  const std::string path = dir / "entry";
+  REQUIRE(write_file_atomically(path, "one").has_value());
+  REQUIRE(fs::exists(dir / ".entry.lock"));
+  // `keep`, asked under the lock, keeps it.
+  auto kept = awh::util::remove_file_atomically(path, [] { return true; });
+  REQUIRE(kept.has_value());
+  CHECK_FALSE(*kept);
+  CHECK(fs::exists(path));
+
+  // A writer holding the lock: nothing is removed (no wait).
+  const int held = ::open((dir / ".entry.lock").c_str(), O_RDWR | O_CLOEXEC);
+  REQUIRE(held >= 0);
+  REQUIRE(::flock(held, LOCK_EX) == 0);
+  AtomicWriteOptions no_wait;
+  no_wait.lock_wait = std::chrono::milliseconds(0);
+  CHECK_FALSE(awh::util::remove_file_atomically(path, {}, no_wait).has_value());
+  CHECK(fs::exists(path));
+
+  // Released: the file and its lock file go.
+  ::close(held);
+  auto removed = awh::util::remove_file_atomically(path, {}, no_wait);
+  REQUIRE(removed.has_value());
+  CHECK(*removed);
+  CHECK_FALSE(fs::exists(path));
+  CHECK_FALSE(fs::exists(dir / ".entry.lock"));
+
+  // The next write makes a new lock file.
+  REQUIRE(write_file_atomically(path, "two").has_value());
+  CHECK(*read_file_if_exists(path).value() == "two");
+  CHECK(fs::exists(dir / ".entry.lock"));
+}
+
+TEST_CASE("writers and removers racing: one writer at a time, whatever gets unlinked") {
+  TempDir dir;
+  const std::string path = dir / "counter";
+  std::atomic<int> inside{0};
+  std::atomic<bool> overlap{false};
+  std::vector<std::thread> threads;
+  AtomicWriteOptions no_wait;
+  no_wait.lock_wait = std::chrono::milliseconds(0);
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 150; ++i) {
+        if ((i + t) % 4 == 0) {
+          (void)awh::util::remove_file_atomically(path, {}, no_wait);  // busy: fine
+          continue;
+        }
+        (void)awh::util::update_file_atomically(
+            path, [&](std::optional<std::string_view>) -> awh::Result<awh::util::SecretString> {
+              if (inside.fetch_add(1) != 0) overlap = true;
+              std::this_thread::yield();
+              inside.fetch_sub(1);
+              return awh::util::SecretString(std::string("x"));
+            });
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  CHECK_FALSE(overlap.load());
+}

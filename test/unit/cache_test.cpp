@@ -11,11 +11,13 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
 
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <future>
 #include <set>
+#include <thread>
 
 #include "creds/cache.hpp"
 #include "creds/cache_store.hpp"
@@ -378,4 +380,131 @@ TEST_CASE("the cache step: a lock held elsewhere is waited for, boundedly") {
     CHECK(steady_clock::now() - start >= milliseconds(300));
     CHECK(steady_clock::now() - start < seconds(3));
   }
+}
+
+TEST_CASE("clean-up: entries past use and their locks go; live, held and foreign files stay") {
+  CHECK_FALSE(creds::cache_sweepable(system_clock::now() - minutes(59), system_clock::now()));
+  CHECK(creds::cache_sweepable(system_clock::now() - minutes(61), system_clock::now()));
+
+  TempDir tmp;
+  const std::string dir = tmp.path + "/c";
+  REQUIRE(creds::prepare_cache_dir(dir).has_value());
+  const creds::CacheStore store(dir);
+  const auto now = system_clock::now();
+  const auto key = [](char c) { return std::string(64, c); };
+  const auto age = [](const std::string& path, system_clock::duration by) {
+    const auto t = system_clock::to_time_t(system_clock::now() - by);
+    const timespec times[2] = {{t, 0}, {t, 0}};
+    REQUIRE(utimensat(AT_FDCWD, path.c_str(), times, AT_SYMLINK_NOFOLLOW) == 0);
+  };
+  const auto with_lock = [&](const std::string& k) {
+    auto lock = store.try_lock(k);  // leaves the lock file behind, as every run does
+    REQUIRE(lock.has_value());
+    REQUIRE(lock->has_value());
+  };
+  // Keys are hex: a: expired two hours ago; b: expired 30 minutes ago; c: live.
+  REQUIRE(store.write(key('a'), sample_credentials(now - hours(2))).has_value());
+  REQUIRE(store.write(key('b'), sample_credentials(now - minutes(30))).has_value());
+  REQUIRE(store.write(key('c'), sample_credentials(now + hours(1))).has_value());
+  for (char k : {'a', 'b', 'c'}) with_lock(key(k));
+  // d: corrupt and old; e: corrupt and new.
+  write(store.entry_path(key('d')), "{\"Version\":1,");
+  age(store.entry_path(key('d')), hours(2));
+  write(store.entry_path(key('e')), "{\"Version\":1,");
+  // f: a lock without an entry, old; 7: the same, new.
+  with_lock(key('f'));
+  age(store.lock_path(key('f')), hours(2));
+  with_lock(key('7'));
+  // Not ours to remove: files not named like keys, and a symlink named like one.
+  write(dir + "/notes.json", "{}");
+  age(dir + "/notes.json", hours(5));
+  write(tmp.path + "/target", creds::serialize_cache_entry(sample_credentials(now - hours(3))));
+  REQUIRE(symlink((tmp.path + "/target").c_str(), store.entry_path(key('1')).c_str()) == 0);
+  // 9: expired long ago, but its lock is held by a run right now.
+  REQUIRE(store.write(key('9'), sample_credentials(now - hours(2))).has_value());
+  auto held = store.try_lock(key('9'));
+  REQUIRE(held.has_value());
+  REQUIRE(held->has_value());
+
+  CHECK(store.sweep(now) == 3);  // a, d, f
+  for (char gone : {'a', 'd', 'f'}) {
+    CAPTURE(gone);
+    CHECK_FALSE(fs::exists(store.entry_path(key(gone))));
+    CHECK_FALSE(fs::exists(store.lock_path(key(gone))));
+  }
+  for (char kept : {'b', 'c', 'e', '9'}) {
+    CAPTURE(kept);
+    CHECK(fs::exists(store.entry_path(key(kept))));
+  }
+  CHECK(fs::exists(store.lock_path(key('7'))));
+  CHECK(fs::exists(store.lock_path(key('9'))));
+  CHECK(fs::exists(dir + "/notes.json"));
+  CHECK(fs::is_symlink(store.entry_path(key('1'))));
+  CHECK(store.read(key('c')).has_value());
+
+  // Released, 9 goes at the next sweep; a key swept away locks again as new.
+  held->reset();
+  CHECK(store.sweep(now) == 1);
+  CHECK_FALSE(fs::exists(store.entry_path(key('9'))));
+  auto again = store.try_lock(key('a'));
+  REQUIRE(again.has_value());
+  CHECK(again->has_value());
+}
+
+TEST_CASE("clean-up racing the lock: one holder at a time while sweeps unlink lock files") {
+  TempDir tmp;
+  const std::string dir = tmp.path + "/c";
+  REQUIRE(creds::prepare_cache_dir(dir).has_value());
+  const creds::CacheStore store(dir);
+  const std::string key(64, 'b');
+  // Every lock file is past use for a sweep that runs "two hours from now".
+  const auto later = system_clock::now() + hours(2);
+  std::atomic<int> holders{0};
+  std::atomic<bool> overlap{false};
+  std::atomic<int> held{0};
+  std::atomic<std::size_t> swept{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 400; ++i) {
+        if ((i + t) % 3 == 0) {
+          swept += store.sweep(later);
+          continue;
+        }
+        auto lock = store.try_lock(key);
+        if (!lock || !*lock) continue;
+        ++held;
+        if (holders.fetch_add(1) != 0) overlap = true;
+        std::this_thread::yield();
+        holders.fetch_sub(1);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  CHECK_FALSE(overlap.load());
+  CHECK(held.load() > 0);
+  CHECK(swept.load() > 0);
+  MESSAGE("locks taken: ", held.load(), ", lock files swept: ", swept.load());
+}
+
+TEST_CASE("the cache step clears out entries past use when it writes") {
+  TempDir tmp;
+  const std::string dir = tmp.path + "/c";
+  REQUIRE(creds::prepare_cache_dir(dir).has_value());
+  const creds::CacheStore store(dir);
+  const std::string old(64, 'e');
+  REQUIRE(store.write(old, sample_credentials(system_clock::now() - hours(3))).has_value());
+  CountingExchanger inner;
+  FixedClock clock;
+  engine::CachingExchanger cached(inner, creds::CacheStore(dir), sample_key(), clock,
+                                  milliseconds(100));
+  // A hit writes nothing, so it sweeps nothing; a miss writes, and sweeps.
+  REQUIRE(run_exchange(cached, x509_identity("1")).has_value());
+  CHECK(inner.calls == 1);
+  CHECK_FALSE(fs::exists(store.entry_path(old)));
+  CHECK_FALSE(fs::exists(store.lock_path(old)));
+  REQUIRE(run_exchange(cached, x509_identity("1")).has_value());
+  CHECK(inner.calls == 1);
+  // Left: the entry, its lock and its writer's lock.
+  CHECK(std::distance(fs::directory_iterator(dir), fs::directory_iterator()) == 3);
 }

@@ -45,3 +45,36 @@ TEST_CASE("metrics: counters, gauges and the histogram in the Prometheus text fo
   CHECK(has_line(text, p + "http_requests_total{route=\"credentials\",status=\"401\"} 1"));
   CHECK(text.back() == '\n');
 }
+
+TEST_CASE("metrics: several engines combined (one endpoint for a --config file)") {
+  const auto t1 = util::parse_rfc3339("2026-11-29T13:00:00Z").value();
+  const auto t2 = util::parse_rfc3339("2026-11-29T14:00:00Z").value();
+  engine::Metrics a, b;
+  ++a.exchanges[{"success", ""}];
+  ++b.exchanges[{"success", ""}];
+  ++b.exchanges[{"failure", "network"}];
+  a.credentials_expiry = t2;
+  b.credentials_expiry = t1;
+  a.last_success = t1;
+  b.last_success = t2;
+  a.exchange_seconds.observe(0.2);
+  b.exchange_seconds.observe(3);
+  a.reconnects = 1;
+  const auto both = engine::combine({&a, &b});
+  CHECK(both.exchanges.at({"success", ""}) == 2);
+  CHECK(both.exchanges.at({"failure", "network"}) == 1);
+  CHECK(both.credentials_expiry == t1);  // the earliest
+  CHECK(both.last_success == t2);        // the latest
+  CHECK(both.exchange_seconds.count() == 2);
+  CHECK(both.exchange_seconds.sum() == doctest::Approx(3.2));
+  CHECK(both.reconnects == 1);
+  CHECK(both.last_delivery_ok);
+  // One engine without credentials yet: no expiry, so not ready.
+  engine::Metrics none;
+  CHECK_FALSE(engine::combine({&a, &none}).credentials_expiry.has_value());
+  CHECK_FALSE(engine::combine({&none, &a}).credentials_expiry.has_value());
+  // One whose last delivery failed: not ok.
+  b.last_delivery_ok = false;
+  CHECK_FALSE(engine::combine({&a, &b}).last_delivery_ok);
+  CHECK_FALSE(engine::combine({}).credentials_expiry.has_value());
+}

@@ -212,3 +212,16 @@ TEST_CASE("IMDSv2: session tokens, the role, the credentials, placement; IMDSv1 
   RouteState plain{kToken, snapshot(kNow + hours(1)), std::nullopt};
   CHECK(imds(plain, "PUT", "/latest/api/token", std::nullopt, "60").status == 404);
 }
+
+TEST_CASE("a --config path: the credentials at that path only, the token still required") {
+  RouteState st{kToken, snapshot(kNow + hours(1)), std::string("123456789012")};
+  st.credentials_path = "/roles/reader";
+  CHECK(get("/roles/reader", kToken, st).status == 200);
+  CHECK(get("/roles/reader?x=1", kToken, st).status == 200);
+  CHECK(get("/roles/reader", std::nullopt, st).status == 401);
+  CHECK(get("/v1/credentials", kToken, st).status == 404);
+  CHECK(get("/roles/reader/", kToken, st).status == 404);
+  // No path matched (the driver says so): 404, not 401.
+  st.credentials_route = false;
+  CHECK(get("/roles/reader", kToken, st).status == 404);
+}
