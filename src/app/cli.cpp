@@ -839,7 +839,10 @@ Error config_validation_error(const ConfigFile& file, const std::string& where, 
 // definitions (so CLI11's own checks, such as the choices of --log-level, apply).
 Result<Raw> raw_from_keys(const char* command, const ConfigKeys& keys) {
   std::vector<std::string> args{kProgram, command};
-  for (const auto& [key, value] : keys) {
+  for (const auto& entry : keys) {
+    // Not a structured binding: clang 14 can't capture one in the lambda below.
+    const auto& key = entry.first;
+    const auto& value = entry.second;
     if (key == kPathKey) continue;
     const auto& spec = *std::find_if(config_schema().begin(), config_schema().end(),
                                      [&](const auto& s) { return s.name == key; });
