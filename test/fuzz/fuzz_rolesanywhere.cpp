@@ -9,26 +9,12 @@
 #include "aws/rolesanywhere.hpp"
 #include "fuzz.hpp"
 
-namespace {
-
-void check_error_line(const awh::Error& e) {
-  FUZZ_CHECK(!e.message.empty() && e.message.size() <= 2048);
-  for (unsigned char c : e.message) FUZZ_CHECK(c >= 0x20 && c != 0x7f);
-}
-
-}  // namespace
-
 extern "C" int LLVMFuzzerTestOneInput(const unsigned char* data, std::size_t size) {
   const auto f = awh::fuzz::fields(data, size, 2);
-  awh::net::HttpResponse response;
-  // Mostly 201 (the success path), else 100..599 from the byte.
-  const unsigned code = awh::fuzz::small(f[0]);
-  response.status = code < 128 ? 201 : 100 + code * 2;
-  response.headers.emplace_back("Content-Type", "application/json");
-  response.body = std::string(f[1]);
+  const auto response = awh::fuzz::aws_response(f[0], f[1], 201, "application/json");
   const auto c = awh::aws::parse_create_session_response(response);
   if (!c) {
-    check_error_line(c.error());
+    awh::fuzz::check_error_line(c.error());
     return 0;
   }
   FUZZ_CHECK(response.status >= 200 && response.status <= 299);

@@ -9,11 +9,6 @@
 
 namespace {
 
-void check_error_line(const awh::Error& e) {
-  FUZZ_CHECK(!e.message.empty() && e.message.size() <= 2048);
-  for (unsigned char c : e.message) FUZZ_CHECK(c >= 0x20 && c != 0x7f);
-}
-
 // XML character data (XML 1.0 §2.4), or nullopt for a character XML 1.0 can't carry.
 bool xml_text(std::string_view value, std::string& out) {
   for (unsigned char c : value) {
@@ -42,14 +37,10 @@ bool xml_text(std::string_view value, std::string& out) {
 
 extern "C" int LLVMFuzzerTestOneInput(const unsigned char* data, std::size_t size) {
   const auto f = awh::fuzz::fields(data, size, 2);
-  awh::net::HttpResponse response;
-  const unsigned code = awh::fuzz::small(f[0]);
-  response.status = code < 128 ? 200 : 100 + code * 2;
-  response.headers.emplace_back("Content-Type", "text/xml");
-  response.body = std::string(f[1]);
+  const auto response = awh::fuzz::aws_response(f[0], f[1], 200, "text/xml");
   const auto c = awh::aws::parse_assume_role_with_web_identity_response(response);
   if (!c) {
-    check_error_line(c.error());
+    awh::fuzz::check_error_line(c.error());
     return 0;
   }
   FUZZ_CHECK(response.status >= 200 && response.status <= 299);

@@ -644,17 +644,8 @@ TEST_CASE("a unix socket path longer than sun_path and a host name over 253 are 
 
 TEST_CASE("--min-renew-interval: the daemons' spacing of triggered exchanges") {
   const auto daemon = [](std::vector<std::string> extra) {
-    std::vector<std::string> a{"x509-credential-file",
-                               "--trust-anchor-arn",
-                               kTa,
-                               "--profile-arn",
-                               kProfile,
-                               "--role-arn",
-                               kRole,
-                               "--workload-api-addr",
-                               "unix:///tmp/agent.sock",
-                               "--aws-credentials-path",
-                               "/tmp/credentials"};
+    auto a = base({"--aws-credentials-path", "/tmp/credentials"});
+    a.front() = "x509-credential-file";
     a.insert(a.end(), extra.begin(), extra.end());
     return parse(a);
   };
