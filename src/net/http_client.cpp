@@ -100,19 +100,13 @@ asio::awaitable<Result<HttpResponse>> HttpClient::send(const Url& url, HttpReque
   if (!endpoints) co_return failed(endpoints.error());
   auto connection = co_await connect(std::move(*endpoints), step_deadline());
   if (!connection) co_return failed(connection.error());
-  // Two calls, not one on a conditional: Result<TcpStream> has no move assignment, and a
-  // conditional expression would pick Beast's unconstrained stream constructor.
-  Result<HttpResponse> response = make_error(errc::internal, "no response");
   if (proxy) {
-    auto tunnelled =
+    connection =
         co_await tunnel(std::move(*connection), *proxy, url.host, url.port, step_deadline());
-    if (!tunnelled) co_return failed(tunnelled.error());
-    response =
-        co_await finish(std::move(*tunnelled), url, std::move(request), ssl_, options_, deadline);
-  } else {
-    response =
-        co_await finish(std::move(*connection), url, std::move(request), ssl_, options_, deadline);
+    if (!connection) co_return failed(connection.error());
   }
+  auto response =
+      co_await finish(std::move(*connection), url, std::move(request), ssl_, options_, deadline);
   if (!response) co_return failed(response.error());
   co_return response;
 }
