@@ -142,9 +142,22 @@ Result<std::vector<X509Ptr>> parse_der_chain(std::string_view der) {
   const auto* p = reinterpret_cast<const unsigned char*>(der.data());
   const auto* end = p + der.size();
   while (p < end) {
+    const auto* start = p;
     X509Ptr cert(d2i_X509(nullptr, &p, end - p));
     if (!cert)
       return crypto_error(fmt::format("certificate {} is not valid DER", certs.size() + 1));
+    // X.509 certificates are DER (RFC 5280 section 4.1), and the SPIFFE X509-SVID standard
+    // carries them as ASN.1 DER. OpenSSL also takes BER forms (long lengths, set padding bits
+    // of a BIT STRING) and writes them back as DER, which would change the bytes we forward
+    // in the signed request. Like Go's parser (go-spiffe), refuse them.
+    const std::string_view given(reinterpret_cast<const char*>(start),
+                                 static_cast<std::size_t>(p - start));
+    if (cert_der(cert.get()) != given) {
+      return make_error(errc::invalid_input,
+                        fmt::format("certificate {} is not in canonical DER form (it is BER, or "
+                                    "has stray bits that DER forbids)",
+                                    certs.size() + 1));
+    }
     certs.push_back(std::move(cert));
   }
   if (certs.empty()) return make_error(errc::invalid_input, "no certificate in the chain");

@@ -43,7 +43,8 @@ std::string hmac_sha256(std::string_view key, std::string_view data);
 std::string hex(std::string_view bytes);     // lowercase hex
 std::string base64(std::string_view bytes);  // standard alphabet, padded, one line
 
-// Concatenated DER certificates (leaf first) -> certificates; empty input is an error.
+// Concatenated DER certificates (leaf first) -> certificates; empty input is an error, and so
+// is a certificate whose encoding is not canonical DER (each re-encodes to exactly its bytes).
 Result<std::vector<X509Ptr>> parse_der_chain(std::string_view der);
 // PEM file contents with one or more CERTIFICATE blocks.
 Result<std::vector<X509Ptr>> parse_pem_certs(std::string_view pem);

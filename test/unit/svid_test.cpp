@@ -86,6 +86,52 @@ TEST_CASE("bad SVIDs are refused with the reason") {
   CHECK_FALSE(spiffe::parse_x509_svid(bad_id).has_value());
 }
 
+TEST_CASE("a certificate in BER rather than canonical DER is refused, not rewritten") {
+  testpeers::TestPki pki;
+  const auto a = pki.issue("spiffe://example.org/a", testpeers::KeyKind::p256, false);
+  const std::string& der = a.leaf_der;
+  REQUIRE(der.size() > 300);
+  REQUIRE(static_cast<unsigned char>(der[0]) == 0x30);
+  REQUIRE(static_cast<unsigned char>(der[1]) == 0x82);  // a two-byte length
+
+  // The outer SEQUENCE's length in three bytes with a leading zero: BER, not DER.
+  auto long_length = raw(a, "");
+  long_length.cert_chain_der = der.substr(0, 1) + "\x83" + std::string(1, '\0') + der.substr(2);
+  auto r = spiffe::parse_x509_svid(long_length);
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().message.find("certificate 1 is not in canonical DER form") != std::string::npos);
+
+  // The signature BIT STRING (the last element) with one unused bit that is set.
+  std::size_t bits = 0;
+  for (std::size_t i = der.size() - 80; i + 2 < der.size(); ++i) {
+    if (static_cast<unsigned char>(der[i]) == 0x03 &&
+        i + 2 + static_cast<unsigned char>(der[i + 1]) == der.size() && der[i + 2] == 0) {
+      bits = i + 2;
+      break;
+    }
+  }
+  REQUIRE(bits != 0);
+  std::string padded = der;
+  padded[bits] = 1;
+  padded.back() = static_cast<char>(padded.back() | 1);
+  auto stray_bit = raw(a, "");
+  stray_bit.cert_chain_der = padded;
+  r = spiffe::parse_x509_svid(stray_bit);
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().message.find("canonical DER") != std::string::npos);
+
+  // The same for an intermediate: it is named by its place in the chain.
+  auto chained = pki.issue("spiffe://example.org/c", testpeers::KeyKind::p256, true);
+  auto second = raw(chained, "");
+  const std::string inter = chained.chain_der.substr(chained.leaf_der.size());
+  REQUIRE(static_cast<unsigned char>(inter[1]) == 0x82);
+  second.cert_chain_der =
+      chained.leaf_der + inter.substr(0, 1) + "\x83" + std::string(1, '\0') + inter.substr(2);
+  r = spiffe::parse_x509_svid(second);
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().message.find("certificate 2 is not in canonical DER form") != std::string::npos);
+}
+
 TEST_CASE("SVID selection by hint and SPIFFE ID") {
   std::vector<spiffe::RawX509Svid> svids{
       {"spiffe://example.org/a", "", "", "", "internal"},
