@@ -6,8 +6,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <sstream>
+
+#include "util/atomic_file.hpp"
 
 namespace awh::app {
 namespace {
@@ -337,17 +337,14 @@ Result<ConfigFile> parse_config(std::string_view text, const std::string& path,
 }
 
 Result<ConfigFile> load_config(const std::string& path, const ConfigSchema& schema) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  // A FIFO or a directory is refused without blocking, and so is more than 1 MiB.
+  auto text = util::read_file_if_exists(path, 1u << 20);
+  if (!text) return make_error(errc::usage, fmt::format("--config: {}", text.error().message));
+  if (!*text) {
     return make_error(errc::usage,
-                      fmt::format("--config: cannot read {}: {}", path, std::strerror(errno)));
+                      fmt::format("--config: cannot read {}: {}", path, std::strerror(ENOENT)));
   }
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (text.str().size() > (1u << 20)) {
-    return make_error(errc::usage, fmt::format("--config: {} is larger than 1 MiB", path));
-  }
-  return parse_config(text.str(), path, schema);
+  return parse_config(**text, path, schema);
 }
 
 }  // namespace awh::app

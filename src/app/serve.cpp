@@ -1,13 +1,14 @@
 #include "app/serve.hpp"
 
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <fmt/format.h>
 #include <boost/asio/ip/address.hpp>
 
 #include <algorithm>
 #include <cstdio>
-#include <filesystem>
+#include <cstdlib>
 #include <utility>
 
 #include "util/atomic_file.hpp"
@@ -188,14 +189,18 @@ Result<void> ServeDriver::listen() {
   }
   log::info("serving credentials on {} (also /healthz and /readyz){}", urls,
             all_delivered() ? "" : "; answering 503 where no credentials have arrived yet");
-  std::error_code ec;
-  const auto token_path = std::filesystem::absolute(config_.token_file, ec);
+  std::string token_path = config_.token_file;  // absolute, for a client started elsewhere
+  if (!token_path.starts_with('/')) {
+    if (char* cwd = getcwd(nullptr, 0); cwd != nullptr) {
+      token_path = fmt::format("{}/{}", cwd, token_path);
+      std::free(cwd);
+    }
+  }
   std::string out;
   for (const auto& r : routes_) {
     out += fmt::format("AWS_CONTAINER_CREDENTIALS_FULL_URI={}\n", url_of(bound.front(), r.path));
   }
-  out += fmt::format("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE={}\n",
-                     ec ? config_.token_file : token_path.string());
+  out += fmt::format("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE={}\n", token_path);
   std::fwrite(out.data(), 1, out.size(), stdout);
   std::fflush(stdout);
   return {};

@@ -1,5 +1,6 @@
 #include "crypto/openssl.hpp"
 
+#include <dirent.h>
 #include <fmt/format.h>
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
@@ -16,7 +17,7 @@
 #include <cctype>
 #include <cstdlib>
 #include <ctime>
-#include <filesystem>
+#include <memory>
 
 namespace awh::crypto {
 namespace {
@@ -51,9 +52,11 @@ bool has_hashed_entry(std::string_view dirs) {
     const auto colon = dirs.find(':');
     const std::string dir(dirs.substr(0, colon));
     dirs = colon == std::string_view::npos ? std::string_view{} : dirs.substr(colon + 1);
-    std::error_code ec;
-    for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-      const std::string name = it->path().filename().string();
+    std::unique_ptr<DIR, int (*)(DIR*)> listing(opendir(dir.c_str()), closedir);
+    while (listing != nullptr) {
+      const dirent* entry = readdir(listing.get());
+      if (entry == nullptr) break;
+      const std::string_view name(entry->d_name);
       if (name.size() >= 10 && name[8] == '.' &&
           std::all_of(name.begin(), name.begin() + 8,
                       [](unsigned char c) { return std::isxdigit(c) != 0; })) {

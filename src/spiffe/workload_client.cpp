@@ -1,6 +1,9 @@
 #include "spiffe/workload_client.hpp"
 
+#include <absl/synchronization/mutex.h>
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/support/byte_buffer.h>
 #include <grpcpp/support/client_callback.h>
 
 #include <fmt/format.h>
@@ -17,10 +20,11 @@
 #include <vector>
 
 #include "spiffe/grpc_tuning.hpp"
+#include "spiffe/workload_wire.hpp"
 #include "util/async_event.hpp"
 #include "util/log.hpp"
+#include "util/secret.hpp"
 #include "util/text.hpp"
-#include "workload.grpc.pb.h"
 
 namespace awh::spiffe {
 namespace {
@@ -40,14 +44,38 @@ struct Inbox {
   util::AsyncEvent event;  // wakes the reader
 };
 
-std::vector<RawX509Svid> convert(const X509SVIDResponse& response) {
-  std::vector<RawX509Svid> out;
-  out.reserve(static_cast<std::size_t>(response.svids_size()));
-  for (const auto& s : response.svids()) {
-    out.push_back(
-        RawX509Svid{s.spiffe_id(), s.x509_svid(), s.x509_svid_key(), s.bundle(), s.hint()});
+// The methods, by their gRPC names (the Workload API's service SpiffeWorkloadAPI). The calls go
+// through gRPC's generic stub with raw bytes, which spiffe/workload_wire.cpp encodes and decodes:
+// no protobuf runtime in the helper.
+constexpr char kFetchX509Svid[] = "/SpiffeWorkloadAPI/FetchX509SVID";
+constexpr char kFetchJwtSvid[] = "/SpiffeWorkloadAPI/FetchJWTSVID";
+
+grpc::ByteBuffer to_buffer(const std::string& bytes) {
+  grpc::Slice slice(bytes);
+  return grpc::ByteBuffer(&slice, 1);
+}
+
+// A received message in one piece. It may hold keys or tokens: the caller wipes it.
+util::SecretString to_bytes(const grpc::ByteBuffer& buffer) {
+  std::string out;
+  std::vector<grpc::Slice> slices;
+  if (!buffer.Dump(&slices).ok()) return out;
+  std::size_t size = 0;
+  for (const auto& slice : slices) size += slice.size();
+  out.reserve(size);
+  for (const auto& slice : slices) {
+    out.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
   }
   return out;
+}
+
+// A message that does not decode: the call ends with this error (as a protobuf parse failure
+// ended it with INTERNAL before), which is retried like any failure of the agent.
+Error malformed_message(const Error& why, std::string_view target) {
+  Error e = make_error(errc::workload_unavailable,
+                       fmt::format("the Workload API at {} sent {}", target, why.message));
+  e.grpc_status = static_cast<int>(grpc::StatusCode::INTERNAL);
+  return e;
 }
 
 }  // namespace
@@ -149,7 +177,7 @@ struct CallRegistry {
 
 struct WorkloadClient::Impl {
   std::shared_ptr<grpc::ChannelInterface> channel;
-  std::unique_ptr<SpiffeWorkloadAPI::Stub> stub;
+  std::unique_ptr<grpc::GenericStub> stub;
   std::shared_ptr<CallRegistry> registry;
 };
 
@@ -158,20 +186,24 @@ namespace {
 // One FetchX509SVID call. Owned by a shared_ptr held by the io-side stream and by itself until
 // gRPC calls OnDone (grpcpp/support/client_callback.h: no operation may start after OnDone, and
 // OnDone is the last reaction).
-class X509Reactor final : public grpc::ClientReadReactor<X509SVIDResponse>,
+class X509Reactor final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>,
                           public std::enable_shared_from_this<X509Reactor> {
  public:
   X509Reactor(std::shared_ptr<CallRegistry> registry, std::shared_ptr<Inbox> inbox)
       : registry_(std::move(registry)), inbox_(std::move(inbox)) {}
 
-  void start(SpiffeWorkloadAPI::Stub& stub) {
+  // FetchX509SVID is a server-streaming method. On the wire (gRPC over HTTP/2) that is a call
+  // whose client sends one message and half-closes, which is what a bidirectional reactor does
+  // with StartWriteLast; gRPC's generic stub offers callback calls only in that form.
+  void start(grpc::GenericStub& stub) {
     self_ = shared_from_this();
     context_.AddMetadata(kSecurityHeader, "true");
     {
       std::lock_guard lock(registry_->mutex);
       registry_->active.insert(&context_);
     }
-    stub.async()->FetchX509SVID(&context_, &request_, this);
+    stub.PrepareBidiStreamingCall(&context_, kFetchX509Svid, grpc::StubOptions(), this);
+    StartWriteLast(&request_, grpc::WriteOptions());
     StartRead(&response_);
     StartCall();
   }
@@ -180,26 +212,35 @@ class X509Reactor final : public grpc::ClientReadReactor<X509SVIDResponse>,
 
   void OnReadDone(bool ok) override {
     if (!ok) return;  // the call is ending; OnDone follows with the status
-    registry_->post([inbox = inbox_, svids = convert(response_)]() mutable {
+    auto svids = [&] {
+      const util::SecretString bytes = to_bytes(response_);  // wiped when it goes
+      response_.Clear();
+      return wire::x509_svid_response(bytes);
+    }();
+    if (!svids) {
+      malformed_ = malformed_message(svids.error(), registry_->target);
+      context_.TryCancel();  // OnDone follows
+      return;
+    }
+    registry_->post([inbox = inbox_, svids = std::move(*svids)]() mutable {
       if (auto box = inbox.lock()) {
         box->latest = std::move(svids);
         box->event.notify();
       }
     });
-    // The message's copy of the keys: wiped before the next read reuses (or frees) it.
-    for (auto& s : *response_.mutable_svids()) util::wipe(*s.mutable_x509_svid_key());
     StartRead(&response_);
   }
 
   void OnDone(const grpc::Status& status) override {
-    registry_->post(
-        [inbox = inbox_, error = map_grpc_status(status.error_code(), status.error_message(),
-                                                 registry_->target)]() {
-          if (auto box = inbox.lock()) {
-            box->done = error;
-            box->event.notify();
-          }
-        });
+    registry_->post([inbox = inbox_, error = malformed_ ? *malformed_
+                                                        : map_grpc_status(status.error_code(),
+                                                                          status.error_message(),
+                                                                          registry_->target)]() {
+      if (auto box = inbox.lock()) {
+        box->done = error;
+        box->event.notify();
+      }
+    });
     // After finish() the io_context may free *this: nothing may follow.
     auto registry = registry_;
     registry->finish(&context_, std::move(self_));
@@ -209,8 +250,9 @@ class X509Reactor final : public grpc::ClientReadReactor<X509SVIDResponse>,
   std::shared_ptr<CallRegistry> registry_;
   std::weak_ptr<Inbox> inbox_;
   grpc::ClientContext context_;
-  X509SVIDRequest request_;
-  X509SVIDResponse response_;
+  grpc::ByteBuffer request_ = to_buffer(wire::x509_svid_request());
+  grpc::ByteBuffer response_;
+  std::optional<Error> malformed_;  // set by OnReadDone before it cancels; read in OnDone
   std::shared_ptr<X509Reactor> self_;
 };
 
@@ -251,8 +293,8 @@ class X509StreamImpl final : public X509SvidStream {
 // live until the callback runs, so they sit in a shared state the callback co-owns.
 struct JwtCall {
   grpc::ClientContext context;
-  JWTSVIDRequest request;
-  JWTSVIDResponse response;
+  grpc::ByteBuffer request;
+  grpc::ByteBuffer response;
 };
 
 // io-thread side of a unary call: the result and a timer to wake the waiter.
@@ -277,11 +319,18 @@ WorkloadClient::WorkloadClient(asio::any_io_executor executor, std::string targe
   // Never through a proxy: gRPC would tunnel a tcp:// address through $grpc_proxy/$http_proxy
   // (its http_proxy mapper), and the SVID's private key would cross the proxy.
   args.SetInt(GRPC_ARG_ENABLE_HTTP_PROXY, 0);
+  // No channelz: it registers the channel, its subchannels and sockets in a process-wide
+  // registry for gRPC's admin service, which a client of one local socket never serves.
+  args.SetInt(GRPC_ARG_ENABLE_CHANNELZ, 0);
+  // Debian builds abseil without NDEBUG, so every absl::Mutex::Lock in gRPC would also run
+  // abseil's deadlock detector: a graph of every mutex and lock order, kept in memory of its
+  // own. It is a debugging aid that abseil's release builds leave off; leave it off here too.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   impl_->registry = std::make_shared<CallRegistry>();
   impl_->registry->target = target_;
   impl_->registry->executor = executor_;
   impl_->channel = create_workload_channel(target_, args);
-  impl_->stub = SpiffeWorkloadAPI::NewStub(impl_->channel);
+  impl_->stub = std::make_unique<grpc::GenericStub>(impl_->channel);
 }
 
 WorkloadClient::~WorkloadClient() {
@@ -317,24 +366,22 @@ asio::awaitable<Result<std::vector<RawJwtSvid>>> WorkloadClient::fetch_jwt_once(
       deadline - std::chrono::steady_clock::now(), std::chrono::hours(24));
   call->context.set_deadline(std::chrono::system_clock::now() +
                              std::chrono::duration_cast<std::chrono::system_clock::duration>(left));
-  call->request.add_audience(std::move(audience));
-  if (spiffe_id) call->request.set_spiffe_id(*spiffe_id);
+  call->request = to_buffer(wire::jwt_svid_request(audience, spiffe_id));
   auto registry = impl_->registry;
   {
     std::lock_guard lock(registry->mutex);
     registry->active.insert(&call->context);
   }
   std::weak_ptr<UnaryInbox> weak_inbox = inbox;
-  impl_->stub->async()->FetchJWTSVID(
-      &call->context, &call->request, &call->response,
+  impl_->stub->UnaryCall(
+      &call->context, kFetchJwtSvid, grpc::StubOptions(), &call->request, &call->response,
       [call, registry, weak_inbox](grpc::Status status) mutable {
         Result<std::vector<RawJwtSvid>> result = make_error(errc::internal, "unset");
         if (status.ok()) {
-          std::vector<RawJwtSvid> svids;
-          for (auto& s : *call->response.mutable_svids()) {
-            svids.push_back(RawJwtSvid{s.spiffe_id(), std::move(*s.mutable_svid()), s.hint()});
-          }
-          result = std::move(svids);
+          const util::SecretString bytes = to_bytes(call->response);  // tokens: wiped
+          call->response.Clear();
+          result = wire::jwt_svid_response(bytes);
+          if (!result) result = malformed_message(result.error(), registry->target);
         } else {
           result = map_grpc_status(status.error_code(), status.error_message(), registry->target);
         }

@@ -1,10 +1,14 @@
 // --config FILE: the YAML file of several exchanges, read through the command line as the
 // daemons read it. Every bad file is a usage error naming the file, the line and the key.
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <doctest/doctest.h>
 
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -243,6 +247,35 @@ TEST_CASE("bad config files: the file, the line and the key") {
     const auto o = parse({"x509-credential-file", "--config", "/nonexistent/helper.yaml"});
     CHECK(o.exit_code == 2);
     CHECK(o.err.find("--config: cannot read /nonexistent/helper.yaml") != std::string::npos);
+  }
+  SUBCASE("a directory, a FIFO and a file over 1 MiB are refused without hanging") {
+    char dir_template[] = "/tmp/awh-config-XXXXXX";
+    REQUIRE(mkdtemp(dir_template) != nullptr);
+    const std::string dir = dir_template;
+    auto o = parse({"x509-credential-file", "--config", dir});
+    CHECK(o.exit_code == 2);
+    CHECK(o.err.find("--config: cannot read " + dir + ": Is a directory") != std::string::npos);
+    const std::string fifo = dir + "/fifo";
+    REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);
+    o = parse({"x509-credential-file", "--config", fifo});
+    CHECK(o.exit_code == 2);
+    CHECK(o.err.find("--config: ") != std::string::npos);
+    CHECK(o.err.find(fifo) != std::string::npos);
+    const std::string big = dir + "/big.yaml";
+    {
+      std::string text = "# " + std::string((1u << 20) + 10, 'x') + "\n";
+      FILE* f = std::fopen(big.c_str(), "w");
+      REQUIRE(f != nullptr);
+      std::fwrite(text.data(), 1, text.size(), f);
+      std::fclose(f);
+    }
+    o = parse({"x509-credential-file", "--config", big});
+    CHECK(o.exit_code == 2);
+    CHECK(o.err.find("--config: cannot read " + big + ": larger than 1048576 bytes") !=
+          std::string::npos);
+    std::remove(big.c_str());
+    std::remove(fifo.c_str());
+    rmdir(dir.c_str());
   }
 }
 
