@@ -1,3 +1,7 @@
+// CLI11 checks paths with stat() instead of std::filesystem, which would link libstdc++'s
+// filesystem code into the helper for that alone. Before any header that could include CLI11.
+#define CLI11_HAS_FILESYSTEM 0
+
 #include "app/cli.hpp"
 
 #include <fmt/format.h>

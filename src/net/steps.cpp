@@ -27,6 +27,7 @@
 #include <memory>
 
 #include "net/http_parse.hpp"
+#include "net/watchdog.hpp"
 #include "util/secret.hpp"
 #include "util/text.hpp"
 
@@ -56,45 +57,6 @@ template <class Stream>
 Result<Stream> fail(Error e) {
   return Result<Stream>(boost::system::in_place_error, std::move(e));
 }
-
-// The deadline of one step: at `deadline` a timer closes the socket, so whatever operation is
-// pending or starts later (a TLS read is several socket reads) fails at once. classify() turns
-// that failure into asio::error::timed_out, which step_error and response_read_error report as
-// "<step> timed out". The timer's handler holds only the shared state, which the destructor
-// detaches, so a completion queued after the step ended touches nothing.
-class Watchdog {
- public:
-  Watchdog(TcpStream& socket, Clock::time_point deadline)
-      : timer_(socket.get_executor()), state_(std::make_shared<State>()) {
-    state_->socket = &socket;
-    timer_.expires_at(deadline);
-    timer_.async_wait([state = state_](const boost::system::error_code& ec) {
-      if (ec || state->socket == nullptr) return;
-      state->fired = true;
-      boost::system::error_code ignored;  // the step reports the timeout, not the close
-      state->socket->close(ignored);
-    });
-  }
-  Watchdog(const Watchdog&) = delete;
-  Watchdog& operator=(const Watchdog&) = delete;
-  ~Watchdog() {
-    state_->socket = nullptr;
-    timer_.cancel();
-  }
-
-  boost::system::error_code classify(const boost::system::error_code& ec) const {
-    if (ec && state_->fired) return asio::error::timed_out;
-    return ec;
-  }
-
- private:
-  struct State {
-    TcpStream* socket = nullptr;
-    bool fired = false;
-  };
-  asio::steady_timer timer_;
-  std::shared_ptr<State> state_;
-};
 
 // A byte stream whose operations are type-erased (asio::any_completion_handler), so that Beast's
 // HTTP writer and reader are compiled once for plain and TLS connections alike instead of once

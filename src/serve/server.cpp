@@ -10,7 +10,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
@@ -21,6 +20,7 @@
 #include <set>
 #include <string>
 
+#include "net/watchdog.hpp"
 #include "serve/request.hpp"
 #include "util/log.hpp"
 #include "util/secret.hpp"
@@ -41,7 +41,7 @@ struct Server::State {
   Handler handler;
   ServerLimits limits;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
-  std::set<beast::tcp_stream*> idle;  // sessions waiting for a request: closed at stop()
+  std::set<tcp::socket*> idle;  // sessions waiting for a request: cancelled at stop()
   std::size_t connections = 0;
   bool stopping = false;
   std::function<void()> on_drained;
@@ -82,7 +82,11 @@ Reply text_reply(unsigned status, std::string body) {
   return r;
 }
 
-asio::awaitable<void> write_reply(beast::tcp_stream& stream, Reply reply, unsigned version,
+// The sessions run on plain sockets, each operation bounded by a net::Watchdog: Beast's
+// tcp_stream would compile its read and write operations once more, with timers of their own.
+using Clock = net::Watchdog::Clock;
+
+asio::awaitable<void> write_reply(tcp::socket& socket, Reply reply, unsigned version,
                                   bool keep_alive, std::chrono::milliseconds timeout, bool& ok) {
   http::response<http::string_body> res{static_cast<http::status>(reply.status), version};
   res.set(http::field::content_type, reply.content_type);
@@ -91,14 +95,13 @@ asio::awaitable<void> write_reply(beast::tcp_stream& stream, Reply reply, unsign
   res.keep_alive(keep_alive);
   res.body() = std::move(reply.body);
   res.prepare_payload();
-  stream.expires_after(timeout);
-  auto [ec, n] = co_await http::async_write(stream, res, kUseTuple);
+  const net::Watchdog watchdog(socket, Clock::now() + timeout);
+  auto [ec, n] = co_await http::async_write(socket, res, kUseTuple);
   ok = !ec;
   if (reply.secret) util::wipe(res.body());
 }
 
 asio::awaitable<void> session(std::shared_ptr<Server::State> state, tcp::socket socket) {
-  beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buffer;
   bool first = true;
   while (!state->stopping) {
@@ -108,38 +111,47 @@ asio::awaitable<void> session(std::shared_ptr<Server::State> state, tcp::socket 
     // Between requests the connection is idle (closed at stop); once a request starts, all of
     // it must arrive within the read timeout.
     if (buffer.size() == 0) {
-      state->idle.insert(&stream);
-      stream.expires_after(first ? state->limits.read_timeout : state->limits.idle_timeout);
-      auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, kUseTuple);
-      state->idle.erase(&stream);
+      state->idle.insert(&socket);
+      boost::system::error_code ec;
+      {
+        const net::Watchdog watchdog(socket, Clock::now() + (first ? state->limits.read_timeout
+                                                                   : state->limits.idle_timeout));
+        auto [read_ec, n] = co_await http::async_read_header(socket, buffer, parser, kUseTuple);
+        ec = watchdog.classify(read_ec);
+      }
+      state->idle.erase(&socket);
       if (ec == http::error::header_limit || ec == http::error::body_limit) {
         const bool header = ec == http::error::header_limit;
         state->rejected(header ? "request header too large" : "request body too large");
         bool ok = false;
-        co_await write_reply(stream, text_reply(header ? 431 : 413, "request too large\n"), 11,
+        co_await write_reply(socket, text_reply(header ? 431 : 413, "request too large\n"), 11,
                              false, state->limits.write_timeout, ok);
         break;
       }
       if (ec) {
-        if (ec == beast::error::timeout && buffer.size() > 0)
+        if (ec == asio::error::timed_out && buffer.size() > 0)
           state->rejected("request not complete in time");
         break;
       }
     }
     first = false;
-    stream.expires_after(state->limits.read_timeout);
-    auto [ec, n] = co_await http::async_read(stream, buffer, parser, kUseTuple);
+    boost::system::error_code ec;
+    {
+      const net::Watchdog watchdog(socket, Clock::now() + state->limits.read_timeout);
+      auto [read_ec, n] = co_await http::async_read(socket, buffer, parser, kUseTuple);
+      ec = watchdog.classify(read_ec);
+    }
     if (ec == http::error::body_limit || ec == http::error::header_limit) {
       state->rejected(ec == http::error::body_limit ? "request body too large"
                                                     : "request header too large");
       bool ok = false;
       co_await write_reply(
-          stream, text_reply(ec == http::error::body_limit ? 413u : 431u, "request too large\n"),
+          socket, text_reply(ec == http::error::body_limit ? 413u : 431u, "request too large\n"),
           11, false, state->limits.write_timeout, ok);
       break;
     }
     if (ec) {
-      if (ec == beast::error::timeout) state->rejected("request not complete in time");
+      if (ec == asio::error::timed_out) state->rejected("request not complete in time");
       break;
     }
     const auto& req = parser.get();
@@ -147,12 +159,12 @@ asio::awaitable<void> session(std::shared_ptr<Server::State> state, tcp::socket 
     if (reply.status == 401) state->rejected("missing or wrong bearer token (401)");
     const bool keep_alive = req.keep_alive() && !state->stopping;
     bool ok = false;
-    co_await write_reply(stream, std::move(reply), req.version(), keep_alive,
+    co_await write_reply(socket, std::move(reply), req.version(), keep_alive,
                          state->limits.write_timeout, ok);
     if (!ok || !keep_alive) break;
   }
   boost::system::error_code ignored;  // the peer may be gone already
-  stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  socket.shutdown(tcp::socket::shutdown_both, ignored);
 }
 
 asio::awaitable<void> accept_loop(std::shared_ptr<Server::State> state, tcp::acceptor& acceptor) {
@@ -255,7 +267,10 @@ void Server::stop(std::function<void()> on_drained) {
     boost::system::error_code ignored;
     a->close(ignored);
   }
-  for (auto* stream : state_->idle) stream->cancel();
+  for (auto* socket : state_->idle) {
+    boost::system::error_code ignored;
+    socket->cancel(ignored);
+  }
   if (state_->connections == 0) {
     if (on_drained) on_drained();
   } else {

@@ -7,6 +7,7 @@
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
+#include <grpcpp/generic/async_generic_service.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/support/client_callback.h>
 
@@ -635,6 +636,96 @@ TEST_CASE("keepalive pings fire on the helper's channel") {
   CAPTURE(status->error_message());
   CHECK(status->error_code() == grpc::StatusCode::UNAVAILABLE);
   watcher.wait(10s);
+}
+
+namespace {
+
+// A Workload API that answers every call with the same raw bytes, through gRPC's generic
+// service: it can send what protoc's generated server (the fake) never would, a message that
+// does not decode. It reads the request, writes the bytes, and ends the call with OK.
+class RawWorkloadApi {
+ public:
+  RawWorkloadApi(const std::string& socket_path, std::string bytes) : service_(std::move(bytes)) {
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("unix://" + socket_path, grpc::InsecureServerCredentials());
+    builder.RegisterCallbackGenericService(&service_);
+    server_ = builder.BuildAndStart();
+    REQUIRE(server_ != nullptr);
+  }
+  ~RawWorkloadApi() { server_->Shutdown(std::chrono::system_clock::now() + 2s); }
+
+  std::vector<std::string> methods() {
+    std::lock_guard lock(service_.mutex);
+    return service_.methods;
+  }
+
+ private:
+  class Reactor final : public grpc::ServerGenericBidiReactor {
+   public:
+    explicit Reactor(const std::string& bytes) {
+      grpc::Slice slice(bytes);
+      reply_ = grpc::ByteBuffer(&slice, 1);
+      StartRead(&request_);
+    }
+    void OnReadDone(bool ok) override {
+      if (!ok) {
+        Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "no request"));
+        return;
+      }
+      StartWrite(&reply_);
+    }
+    void OnWriteDone(bool) override { Finish(grpc::Status::OK); }
+    void OnDone() override { delete this; }
+
+   private:
+    grpc::ByteBuffer request_;
+    grpc::ByteBuffer reply_;
+  };
+
+  struct Service final : grpc::CallbackGenericService {
+    explicit Service(std::string b) : bytes(std::move(b)) {}
+    grpc::ServerGenericBidiReactor* CreateReactor(
+        grpc::GenericCallbackServerContext* context) override {
+      {
+        std::lock_guard lock(mutex);
+        methods.push_back(context->method());
+      }
+      return new Reactor(bytes);
+    }
+    std::string bytes;
+    std::mutex mutex;
+    std::vector<std::string> methods;
+  };
+
+  Service service_;
+  std::unique_ptr<grpc::Server> server_;
+};
+
+}  // namespace
+
+TEST_CASE("a message that does not decode ends the call with a retryable error naming it") {
+  Fixture f;
+  // A length-delimited field 1 that claims more bytes than the message has.
+  RawWorkloadApi raw(f.dir.file("raw.sock"), std::string("\x0a\x40truncated", 11));
+  auto client = f.make_client(f.dir.file("raw.sock"));
+
+  auto stream = client->open_x509_stream();
+  const X509Result r = f.run(stream->next());
+  check_error(r, errc::workload_unavailable, static_cast<int>(grpc::StatusCode::INTERNAL));
+  CHECK(r.error().retryable());
+  CHECK(r.error().message.find("sent a malformed X509SVIDResponse: a field longer than the "
+                               "message") != std::string::npos);
+  stream.reset();
+
+  const JwtResult j = f.run(client->fetch_jwt_once("aud", std::nullopt, Clock::now() + 10s));
+  REQUIRE_FALSE(j);
+  CHECK(j.error().cls == errc::workload_unavailable);
+  CHECK(j.error().message.find("sent a malformed JWTSVIDResponse") != std::string::npos);
+
+  // The methods by their gRPC names, as the generated stubs of the Workload API call them.
+  CHECK(raw.methods() == std::vector<std::string>{"/SpiffeWorkloadAPI/FetchX509SVID",
+                                                  "/SpiffeWorkloadAPI/FetchJWTSVID"});
+  client.reset();
 }
 
 }  // namespace awh::spiffe
