@@ -123,6 +123,27 @@ Error malformed(std::string_view message, const Error& why) {
   return make_error(errc::invalid_input, fmt::format("a malformed {}: {}", message, why.message));
 }
 
+// A response whose field 1 repeats an SVID message named `svid` (its response is `svid` +
+// "Response"); `fill` takes each field of one SVID.
+template <class Svid, class Fill>
+Result<std::vector<Svid>> repeated_svids(std::string_view message, std::string_view svid,
+                                         Fill fill) {
+  std::vector<Svid> svids;
+  std::optional<Error> inner;
+  auto outer = each_field(message, [&](const Field& f) {
+    if (inner || !is(f, 1)) return;
+    Svid one;
+    if (auto parsed = each_field(f.bytes, [&](const Field& g) { fill(one, g); }); !parsed) {
+      inner = parsed.error();
+      return;
+    }
+    svids.push_back(std::move(one));
+  });
+  if (!outer) return malformed(fmt::format("{}Response", svid), outer.error());
+  if (inner) return malformed(svid, *inner);
+  return svids;
+}
+
 }  // namespace
 
 std::string jwt_svid_request(std::string_view audience,
@@ -134,49 +155,21 @@ std::string jwt_svid_request(std::string_view audience,
 }
 
 Result<std::vector<RawX509Svid>> x509_svid_response(std::string_view message) {
-  std::vector<RawX509Svid> svids;
-  std::optional<Error> inner;
-  auto outer = each_field(message, [&](const Field& f) {
-    if (inner || !is(f, 1)) return;
-    RawX509Svid svid;
-    auto parsed = each_field(f.bytes, [&](const Field& g) {
-      if (is(g, 1)) svid.spiffe_id = g.bytes;
-      if (is(g, 2)) svid.cert_chain_der = g.bytes;
-      if (is(g, 3)) svid.key_der = std::string(g.bytes);
-      if (is(g, 4)) svid.bundle_der = g.bytes;
-      if (is(g, 5)) svid.hint = g.bytes;
-    });
-    if (!parsed) {
-      inner = parsed.error();
-      return;
-    }
-    svids.push_back(std::move(svid));
+  return repeated_svids<RawX509Svid>(message, "X509SVID", [](RawX509Svid& svid, const Field& f) {
+    if (is(f, 1)) svid.spiffe_id = f.bytes;
+    if (is(f, 2)) svid.cert_chain_der = f.bytes;
+    if (is(f, 3)) svid.key_der = std::string(f.bytes);
+    if (is(f, 4)) svid.bundle_der = f.bytes;
+    if (is(f, 5)) svid.hint = f.bytes;
   });
-  if (!outer) return malformed("X509SVIDResponse", outer.error());
-  if (inner) return malformed("X509SVID", *inner);
-  return svids;
 }
 
 Result<std::vector<RawJwtSvid>> jwt_svid_response(std::string_view message) {
-  std::vector<RawJwtSvid> svids;
-  std::optional<Error> inner;
-  auto outer = each_field(message, [&](const Field& f) {
-    if (inner || !is(f, 1)) return;
-    RawJwtSvid svid;
-    auto parsed = each_field(f.bytes, [&](const Field& g) {
-      if (is(g, 1)) svid.spiffe_id = g.bytes;
-      if (is(g, 2)) svid.token = std::string(g.bytes);
-      if (is(g, 3)) svid.hint = g.bytes;
-    });
-    if (!parsed) {
-      inner = parsed.error();
-      return;
-    }
-    svids.push_back(std::move(svid));
+  return repeated_svids<RawJwtSvid>(message, "JWTSVID", [](RawJwtSvid& svid, const Field& f) {
+    if (is(f, 1)) svid.spiffe_id = f.bytes;
+    if (is(f, 2)) svid.token = std::string(f.bytes);
+    if (is(f, 3)) svid.hint = f.bytes;
   });
-  if (!outer) return malformed("JWTSVIDResponse", outer.error());
-  if (inner) return malformed("JWTSVID", *inner);
-  return svids;
 }
 
 }  // namespace awh::spiffe::wire
