@@ -217,7 +217,7 @@ class X509Stream final : public grpc::ServerWriteReactor<X509SVIDResponse> {
     }
     // gRPC's callback contract: OnDone is the last reaction and the library never touches the
     // reactor afterwards, so the reactor frees itself. This is the commented exception to "no
-    // raw new/delete" (style.md), paired with the `new` in FetchX509SVID. Once the stream is out
+    // raw new/delete", paired with the `new` in FetchX509SVID. Once the stream is out
     // of the set (above), no other thread can reach it.
     delete this;
   }
