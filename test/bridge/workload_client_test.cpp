@@ -675,6 +675,7 @@ class RawWorkloadApi {
       StartWrite(&reply_);
     }
     void OnWriteDone(bool) override { Finish(grpc::Status::OK); }
+    // The reactor frees itself: gRPC never touches it after OnDone (as in the fake).
     void OnDone() override { delete this; }
 
    private:
